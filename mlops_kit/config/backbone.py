@@ -1,0 +1,133 @@
+"""Tier 1 settings: where the platform runs, its network, its people and its audit trail."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from typing import Literal, Self
+
+from pydantic import Field, field_validator, model_validator
+
+from mlops_kit.config.common import AccountId, PrincipalArn, Region, RetentionDays, Section
+
+
+class EnvironmentConfig(Section):
+    """Account and region; leave both out for an environment-agnostic synth."""
+
+    account: AccountId | None = None
+    region: Region | None = None
+
+    @model_validator(mode="after")
+    def _both_or_neither(self) -> Self:
+        if (self.account is None) != (self.region is None):
+            raise ValueError("set both account and region, or neither (environment-agnostic)")
+        return self
+
+    @property
+    def is_agnostic(self) -> bool:
+        return self.account is None
+
+
+@dataclass(frozen=True)
+class EndpointSpec:
+    """One interface endpoint the platform may need, and why."""
+
+    service: str
+    prefix: str
+    reason: str
+
+
+# Interface endpoints for a VPC without internet. S3 is always a gateway endpoint (free).
+# The key is what users write in kit.yaml; ``service``/``prefix`` form the AWS service name
+# ``<prefix>.<region>.<service>``.
+INTERFACE_ENDPOINTS: dict[str, EndpointSpec] = {
+    "sagemaker_api": EndpointSpec("sagemaker.api", "com.amazonaws", "SageMaker control plane: jobs, pipelines, registry calls from Studio and jobs"),
+    "sagemaker_runtime": EndpointSpec("sagemaker.runtime", "com.amazonaws", "InvokeEndpoint from Studio and from applications inside the VPC"),
+    "studio": EndpointSpec("studio", "aws.sagemaker", "the Studio web UI and its presigned URLs in VPC-only mode"),
+    "notebook": EndpointSpec("notebook", "aws.sagemaker", "notebook and JupyterLab app traffic in VPC-only mode"),
+    "sts": EndpointSpec("sts", "com.amazonaws", "regional STS: the SDK's credential calls hang without internet otherwise"),
+    "logs": EndpointSpec("logs", "com.amazonaws", "CloudWatch Logs for jobs, endpoints, Studio apps and flow logs"),
+    "monitoring": EndpointSpec("monitoring", "com.amazonaws", "CloudWatch metrics from jobs and endpoints"),
+    "ecr_api": EndpointSpec("ecr.api", "com.amazonaws", "ECR authorisation and manifests for SageMaker and custom images"),
+    "ecr_dkr": EndpointSpec("ecr.dkr", "com.amazonaws", "ECR image layer pulls (layers themselves come through the S3 gateway)"),
+    "kms": EndpointSpec("kms", "com.amazonaws", "client-side KMS calls from notebooks and processing code"),
+    "featurestore_runtime": EndpointSpec("sagemaker.featurestore-runtime", "com.amazonaws", "Feature Store PutRecord/GetRecord from jobs and notebooks"),
+    "sagemaker_metrics": EndpointSpec("sagemaker.metrics", "com.amazonaws", "training metrics and experiment tracking from jobs"),
+    "experiments": EndpointSpec("experiments", "aws.sagemaker", "SageMaker Experiments and the managed MLflow tracking server"),
+    "glue": EndpointSpec("glue", "com.amazonaws", "the Glue catalog behind the Feature Store offline store"),
+    "athena": EndpointSpec("athena", "com.amazonaws", "querying the offline store from notebooks"),
+    "ssm": EndpointSpec("ssm", "com.amazonaws", "reading the platform's SSM parameters from inside the VPC"),
+    "servicecatalog": EndpointSpec("servicecatalog", "com.amazonaws", "SageMaker Projects (only if you use them besides the kit's projects)"),
+}
+
+DEFAULT_ENDPOINTS: tuple[str, ...] = (
+    "sagemaker_api", "sagemaker_runtime", "studio", "notebook", "sts", "logs", "monitoring",
+    "ecr_api", "ecr_dkr", "kms", "featurestore_runtime", "sagemaker_metrics", "experiments",
+)
+
+EndpointName = Literal[
+    "sagemaker_api", "sagemaker_runtime", "studio", "notebook", "sts", "logs", "monitoring",
+    "ecr_api", "ecr_dkr", "kms", "featurestore_runtime", "sagemaker_metrics", "experiments",
+    "glue", "athena", "ssm", "servicecatalog",
+]
+
+
+class FlowLogsConfig(Section):
+    enabled: bool = True
+    retention_days: RetentionDays = 365
+
+
+class NetworkConfig(Section):
+    """The VPC every SageMaker resource of the kit lives in."""
+
+    cidr: str = "10.40.0.0/16"
+    az_count: int = Field(default=2, ge=1, le=6)
+    internet: Literal["none", "egress"] = "none"
+    interface_endpoints: list[EndpointName] = Field(default_factory=lambda: list(DEFAULT_ENDPOINTS))
+    flow_logs: FlowLogsConfig = Field(default_factory=FlowLogsConfig)
+
+    @field_validator("cidr")
+    @classmethod
+    def _cidr(cls, value: str) -> str:
+        try:
+            network = ipaddress.IPv4Network(value, strict=True)
+        except ValueError:
+            raise ValueError("not a valid IPv4 CIDR block; allowed: a private network such as 10.40.0.0/16") from None
+        if not network.is_private:
+            raise ValueError("the VPC CIDR must be a private range (10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16)")
+        if not 16 <= network.prefixlen <= 22:
+            raise ValueError("the prefix length must be from /16 to /22 so every AZ gets room for SageMaker's ENIs")
+        return value
+
+    @field_validator("interface_endpoints")
+    @classmethod
+    def _unique(cls, value: list[str]) -> list[str]:
+        seen = [name for index, name in enumerate(value) if name in value[:index]]
+        if seen:
+            raise ValueError(f"'{seen[0]}' is listed twice; list each endpoint once")
+        return value
+
+
+class PersonasConfig(Section):
+    """Who may assume each persona role (IAM principal ARNs).
+
+    An empty list lets the account's own IAM administrators decide (the role trusts the
+    account root and is granted through identity policies or IAM Identity Center).
+    """
+
+    data_scientist: list[PrincipalArn] = Field(default_factory=list)
+    ml_engineer: list[PrincipalArn] = Field(default_factory=list)
+    mlops_engineer: list[PrincipalArn] = Field(default_factory=list)
+    devops_engineer: list[PrincipalArn] = Field(default_factory=list)
+    cloud_security: list[PrincipalArn] = Field(default_factory=list)
+    project_manager: list[PrincipalArn] = Field(default_factory=list)
+    fullstack_developer: list[PrincipalArn] = Field(default_factory=list)
+
+
+PERSONAS: tuple[str, ...] = tuple(PersonasConfig.model_fields)
+
+
+class AuditConfig(Section):
+    log_retention_days: RetentionDays = 365
+    access_logs_expiration_days: int = Field(default=365, ge=1, le=3650)
+    cloudtrail_data_events: bool = False

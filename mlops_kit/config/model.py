@@ -1,0 +1,49 @@
+"""The whole platform's configuration: ``kit.yaml`` plus one file per project."""
+
+from __future__ import annotations
+
+from typing import Any, Self
+
+from pydantic import Field, model_validator
+
+from mlops_kit.config.backbone import AuditConfig, EnvironmentConfig, NetworkConfig, PersonasConfig
+from mlops_kit.config.common import KitName, Section, TagKey, TagValue
+from mlops_kit.config.shared import SharedAssetsConfig
+from mlops_kit.config.validation import FieldProblem
+
+MAX_AGNOSTIC_AZS = 2
+
+
+class KitConfig(Section):
+    """``kit.yaml``: reviewed by Cloud & Security and DevOps, deployed by DevOps."""
+
+    prefix: KitName = Field(default="mlops", description="Short name that prefixes the platform's named resources.")
+    environment: EnvironmentConfig = Field(default_factory=EnvironmentConfig)
+    network: NetworkConfig = Field(default_factory=NetworkConfig)
+    personas: PersonasConfig = Field(default_factory=PersonasConfig)
+    audit: AuditConfig = Field(default_factory=AuditConfig)
+    shared_assets: SharedAssetsConfig = Field(default_factory=SharedAssetsConfig)
+    tags: dict[TagKey, TagValue] = Field(default_factory=dict, description="Tags added to every resource (at most 40).")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_inline_projects(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "projects" in data:
+            raise FieldProblem(
+                ("projects",),
+                "unknown key 'projects': each project lives in its own file projects/<name>.yaml, "
+                "written by `mlops-kit new-project`"
+            )
+        return data
+
+    @model_validator(mode="after")
+    def _agnostic_azs(self) -> Self:
+        if self.environment.is_agnostic and self.network.az_count > MAX_AGNOSTIC_AZS:
+            raise FieldProblem(
+                ("network", "az_count"),
+                f"got {self.network.az_count}: more than {MAX_AGNOSTIC_AZS} availability zones needs "
+                "environment.account and environment.region (an environment-agnostic stack sees only two)",
+            )
+        if len(self.tags) > 40:
+            raise FieldProblem(("tags",), f"got {len(self.tags)} tags: at most 40, the kit adds its own cost-allocation tags on top")
+        return self

@@ -1,0 +1,99 @@
+"""Audit trail: the access-log bucket and, behind a switch, CloudTrail data events."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_cloudtrail as cloudtrail
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from mlops_kit.nag import suppress
+
+
+class Audit(Construct):
+    """Where the platform's access logs and (optionally) object-level audit events go.
+
+    S3 server access logs can only be written to a bucket with SSE-S3 encryption, so the
+    access-log bucket alone uses S3-managed keys; everything else uses the kit's KMS keys.
+    CloudTrail data events are off by default because most organisations run an
+    organisation trail; ``data_events_bucket_prefix`` limits them to the kit's buckets
+    (their generated names start with the kit's stack names, hence the prefix).
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        expiration_days: int,
+        logs_key: kms.IKey,
+        data_events: bool,
+        data_events_bucket_prefix: str,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.access_logs_bucket = s3.Bucket(
+            self,
+            "AccessLogsBucket",
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            minimum_tls_version=1.2,
+            versioned=True,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    id="ExpireAccessLogs",
+                    expiration=Duration.days(expiration_days),
+                    noncurrent_version_expiration=Duration.days(30),
+                )
+            ],
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        suppress(
+            self.access_logs_bucket,
+            "AwsSolutions-S1",
+            "This is the access-log bucket itself; logging it into itself would loop, and its objects are "
+            "covered by CloudTrail data events when enabled",
+        )
+        self.trail: cloudtrail.Trail | None = None
+        if data_events:
+            trail_bucket = s3.Bucket(
+                self,
+                "TrailBucket",
+                encryption=s3.BucketEncryption.KMS,
+                encryption_key=logs_key,
+                bucket_key_enabled=True,
+                block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+                enforce_ssl=True,
+                minimum_tls_version=1.2,
+                versioned=True,
+                server_access_logs_bucket=self.access_logs_bucket,
+                server_access_logs_prefix="trail/",
+                removal_policy=RemovalPolicy.RETAIN,
+            )
+            self.trail = cloudtrail.Trail(
+                self,
+                "DataEventsTrail",
+                bucket=trail_bucket,
+                encryption_key=logs_key,
+                enable_file_validation=True,
+                include_global_service_events=False,
+                is_multi_region_trail=False,
+                management_events=cloudtrail.ReadWriteType.NONE,
+            )
+            cfn_trail = self.trail.node.default_child
+            assert isinstance(cfn_trail, cloudtrail.CfnTrail)
+            cfn_trail.advanced_event_selectors = [
+                cloudtrail.CfnTrail.AdvancedEventSelectorProperty(
+                    name="Object-level events on the kit's buckets",
+                    field_selectors=[
+                        cloudtrail.CfnTrail.AdvancedFieldSelectorProperty(field="eventCategory", equal_to=["Data"]),
+                        cloudtrail.CfnTrail.AdvancedFieldSelectorProperty(field="resources.type", equal_to=["AWS::S3::Object"]),
+                        cloudtrail.CfnTrail.AdvancedFieldSelectorProperty(
+                            field="resources.ARN", starts_with=[f"arn:aws:s3:::{data_events_bucket_prefix}"]
+                        ),
+                    ],
+                )
+            ]
+            cfn_trail.add_property_deletion_override("EventSelectors")

@@ -1,0 +1,60 @@
+"""Customer-managed KMS keys: one for data, one for logs."""
+
+from __future__ import annotations
+
+from aws_cdk import Aws, Duration, RemovalPolicy
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from constructs import Construct
+
+
+class PlatformKeys(Construct):
+    """The platform's KMS keys, rotated yearly and retained when the stack is deleted.
+
+    ``data_key`` encrypts buckets, SageMaker volumes, Studio storage, feature groups and
+    pipeline artifacts; ``logs_key`` encrypts CloudWatch log groups (flow logs, jobs).
+    Keeping logs apart lets Cloud & Security read logs without reading data.
+    """
+
+    def __init__(self, scope: Construct, construct_id: str, *, prefix: str) -> None:
+        super().__init__(scope, construct_id)
+        self.data_key = kms.Key(
+            self,
+            "DataKey",
+            description=f"{prefix}: SageMaker data, artifacts, volumes and Studio storage",
+            alias=f"alias/{prefix}/data",
+            enable_key_rotation=True,
+            pending_window=Duration.days(30),
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        self.logs_key = kms.Key(
+            self,
+            "LogsKey",
+            description=f"{prefix}: CloudWatch Logs of the platform",
+            alias=f"alias/{prefix}/logs",
+            enable_key_rotation=True,
+            pending_window=Duration.days(30),
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        # CloudWatch Logs encrypts with the key itself; limit it to this account's log groups.
+        self.logs_key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowCloudWatchLogsOfThisAccount",
+                principals=[iam.ServicePrincipal(f"logs.{Aws.REGION}.amazonaws.com")],
+                actions=["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+                resources=["*"],
+                conditions={
+                    "ArnLike": {"kms:EncryptionContext:aws:logs:arn": f"arn:{Aws.PARTITION}:logs:{Aws.REGION}:{Aws.ACCOUNT_ID}:*"}
+                },
+            )
+        )
+
+    def allow_key_use(self, key: kms.IKey, principal: iam.IPrincipal, sid: str, *, create_grants: bool = False) -> None:
+        """Name ``principal`` in the key policy, so the key itself says who uses it."""
+        actions = ["kms:Decrypt", "kms:Encrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey"]
+        if create_grants:
+            actions.append("kms:CreateGrant")
+        statement = iam.PolicyStatement(sid=sid, principals=[principal], actions=actions, resources=["*"])
+        if create_grants:
+            statement.add_condition("Bool", {"kms:GrantIsForAWSResource": "true"})
+        key.add_to_resource_policy(statement)

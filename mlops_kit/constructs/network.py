@@ -1,0 +1,135 @@
+"""The VPC that SageMaker jobs, Studio and endpoints run in: private, no internet by default."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from aws_cdk import RemovalPolicy
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from mlops_kit.config.backbone import INTERFACE_ENDPOINTS
+from mlops_kit.nag import suppress
+
+
+class Network(Construct):
+    """A VPC with private subnets, the endpoints SageMaker needs, and encrypted flow logs.
+
+    With ``internet="none"`` (the default) the subnets are isolated: no internet gateway,
+    no NAT; AWS services are reached only through the S3 gateway endpoint and the
+    interface endpoints named in ``interface_endpoints`` (see ``INTERFACE_ENDPOINTS`` for
+    why each one exists). ``internet="egress"`` adds one NAT gateway per AZ for outbound
+    traffic only (pip installs from notebooks, public model hubs).
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        cidr: str,
+        az_count: int,
+        internet: str,
+        interface_endpoints: Sequence[str],
+        logs_key: kms.IKey,
+        flow_logs_retention: logs.RetentionDays | None,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        egress = internet == "egress"
+        private_type = ec2.SubnetType.PRIVATE_WITH_EGRESS if egress else ec2.SubnetType.PRIVATE_ISOLATED
+        subnets = [ec2.SubnetConfiguration(name="Private", subnet_type=private_type, cidr_mask=20)]
+        if egress:
+            # NAT gateways need a public subnet; nothing else is placed there.
+            subnets.append(ec2.SubnetConfiguration(name="Egress", subnet_type=ec2.SubnetType.PUBLIC, cidr_mask=26))
+        self.vpc = ec2.Vpc(
+            self,
+            "Vpc",
+            ip_addresses=ec2.IpAddresses.cidr(cidr),
+            max_azs=az_count,
+            nat_gateways=az_count if egress else 0,
+            subnet_configuration=subnets,
+            enable_dns_hostnames=True,
+            enable_dns_support=True,
+            restrict_default_security_group=True,
+        )
+        self.subnet_selection = ec2.SubnetSelection(subnet_type=private_type)
+
+        if flow_logs_retention is not None:
+            flow_log_group = logs.LogGroup(
+                self,
+                "FlowLogs",
+                encryption_key=logs_key,
+                retention=flow_logs_retention,
+                removal_policy=RemovalPolicy.RETAIN,
+            )
+            flow_role = iam.Role(
+                self, "FlowLogsRole", assumed_by=iam.ServicePrincipal("vpc-flow-logs.amazonaws.com")
+            )
+            self.vpc.add_flow_log(
+                "FlowLog",
+                destination=ec2.FlowLogDestination.to_cloud_watch_logs(flow_log_group, flow_role),
+                traffic_type=ec2.FlowLogTrafficType.ALL,
+            )
+
+        # S3 is always reachable through the (free) gateway endpoint: training data,
+        # model artifacts and ECR image layers all come from S3.
+        self.vpc.add_gateway_endpoint("S3Endpoint", service=ec2.GatewayVpcEndpointAwsService.S3)
+
+        # One security group for every interface endpoint: HTTPS from inside the VPC only.
+        self.endpoint_security_group = ec2.SecurityGroup(
+            self,
+            "EndpointSecurityGroup",
+            vpc=self.vpc,
+            description="Interface endpoints: HTTPS from inside the VPC only",
+            allow_all_outbound=False,
+        )
+        self.endpoint_security_group.add_ingress_rule(
+            ec2.Peer.ipv4(self.vpc.vpc_cidr_block), ec2.Port.tcp(443), "HTTPS from the VPC"
+        )
+        suppress(
+            self.endpoint_security_group,
+            "CdkNagValidationFailure",
+            "AwsSolutions-EC23 cannot read the VPC CIDR token; the only ingress is TCP 443 from this VPC's own CIDR",
+        )
+
+        # SageMaker workloads: Studio apps talk to each other (server to kernel gateway) and
+        # to Studio's EFS (NFS 2049); distributed training needs all traffic within the group.
+        self.workload_security_group = ec2.SecurityGroup(
+            self,
+            "WorkloadSecurityGroup",
+            vpc=self.vpc,
+            description="SageMaker Studio apps, jobs and endpoints",
+            allow_all_outbound=False,
+        )
+        self.workload_security_group.add_ingress_rule(
+            self.workload_security_group, ec2.Port.all_tcp(), "Studio apps, NFS 2049 and distributed training within the group"
+        )
+        self.workload_security_group.add_egress_rule(
+            self.workload_security_group, ec2.Port.all_tcp(), "Studio apps, NFS 2049 and distributed training within the group"
+        )
+        # HTTPS out reaches only the interface endpoints and S3 (through the gateway
+        # endpoint's routes) while the subnets have no internet route; S3's prefix list ID
+        # differs per region and cannot be looked up offline, so the rule names 0.0.0.0/0.
+        self.workload_security_group.add_egress_rule(
+            ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "HTTPS to AWS services (endpoints, S3 gateway; internet only in egress mode)"
+        )
+
+        self.interface_endpoints: dict[str, ec2.InterfaceVpcEndpoint] = {}
+        for name in interface_endpoints:
+            spec = INTERFACE_ENDPOINTS[name]
+            construct_name = "".join(part.capitalize() for part in name.split("_")) + "Endpoint"
+            self.interface_endpoints[name] = self.vpc.add_interface_endpoint(
+                construct_name,
+                service=ec2.InterfaceVpcEndpointAwsService(spec.service, spec.prefix),
+                private_dns_enabled=True,
+                security_groups=[self.endpoint_security_group],
+                subnets=self.subnet_selection,
+                open=False,
+            )
+
+    @property
+    def private_subnet_ids(self) -> list[str]:
+        return self.vpc.select_subnets(subnet_type=self.subnet_selection.subnet_type).subnet_ids

@@ -1,0 +1,77 @@
+"""Tier 1: network, keys, identity and audit (owned by Cloud & Security and DevOps)."""
+
+from __future__ import annotations
+
+from aws_cdk import CfnOutput, Fn, Stack
+from aws_cdk import aws_iam as iam
+
+from constructs import Construct
+
+from mlops_kit.config import KitConfig
+from mlops_kit.constructs.audit import Audit
+from mlops_kit.constructs.encryption import PlatformKeys
+from mlops_kit.constructs.identity import PermissionBoundary, PersonaRoles, SageMakerExecutionRole
+from mlops_kit.constructs.network import Network
+from mlops_kit.constructs.retention import retention
+from mlops_kit.stacks import parameters
+
+
+class BackboneStack(Stack):
+    """The platform's foundation; everything else is deployed on top of it."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, config: KitConfig, **kwargs: object) -> None:
+        super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
+        prefix = config.prefix
+        self.keys = PlatformKeys(self, "Keys", prefix=prefix)
+        self.boundary = PermissionBoundary(self, "PermissionBoundary", prefix=prefix)
+        self.audit = Audit(
+            self,
+            "Audit",
+            expiration_days=config.audit.access_logs_expiration_days,
+            logs_key=self.keys.logs_key,
+            data_events=config.audit.cloudtrail_data_events,
+            data_events_bucket_prefix=f"{prefix}-",
+        )
+        flow_logs = config.network.flow_logs
+        self.network = Network(
+            self,
+            "Network",
+            cidr=config.network.cidr,
+            az_count=config.network.az_count,
+            internet=config.network.internet,
+            interface_endpoints=config.network.interface_endpoints,
+            logs_key=self.keys.logs_key,
+            flow_logs_retention=retention(flow_logs.retention_days) if flow_logs.enabled else None,
+        )
+        self.personas = PersonaRoles(
+            self,
+            "Personas",
+            prefix=prefix,
+            principals=config.personas.model_dump(),
+            boundary=self.boundary.policy,
+        )
+        self.execution = SageMakerExecutionRole(
+            self, "SageMakerExecution", prefix=prefix, data_key=self.keys.data_key, boundary=self.boundary.policy
+        )
+        # The data key's policy names its users: the execution role, and Studio's grants.
+        self.keys.allow_key_use(self.keys.data_key, self.execution.role, "SageMakerExecutionRole", create_grants=True)
+        for persona in ("data_scientist", "ml_engineer", "mlops_engineer"):
+            self.keys.allow_key_use(self.keys.data_key, self.personas.roles[persona], f"Persona{persona.title().replace('_', '')}")
+
+        values = {
+            "vpc-id": self.network.vpc.vpc_id,
+            "private-subnet-ids": Fn.join(",", self.network.private_subnet_ids),
+            "workload-security-group-id": self.network.workload_security_group.security_group_id,
+            "data-key-arn": self.keys.data_key.key_arn,
+            "logs-key-arn": self.keys.logs_key.key_arn,
+            "access-logs-bucket-name": self.audit.access_logs_bucket.bucket_name,
+            "execution-role-arn": self.execution.role.role_arn,
+        }
+        values.update({f"persona/{name.replace('_', '-')}-role-arn": role.role_arn for name, role in self.personas.roles.items()})
+        self.parameters = parameters.publish(self, prefix, values)
+        for name, role in self.personas.roles.items():
+            CfnOutput(self, f"{name.title().replace('_', '')}RoleArn", value=role.role_arn, description=f"Assume this role as a {name.replace('_', ' ')}")
+
+    @property
+    def permission_boundary(self) -> iam.IManagedPolicy:
+        return self.boundary.policy
