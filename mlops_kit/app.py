@@ -10,39 +10,24 @@ import aws_cdk as cdk
 from mlops_kit.config import KitConfig, load_config
 from mlops_kit.errors import KitError
 from mlops_kit.nag import apply_checks
-from mlops_kit.stacks.backbone import BackboneStack
+from mlops_kit.platform import add_platform
 
-# Changing tags on a Studio domain or user profile forces their replacement, which fails
-# while users exist: they get their tags once, at creation, and never from the app-wide tags.
-TAG_IMMUTABLE_TYPES = ["AWS::SageMaker::Domain", "AWS::SageMaker::UserProfile"]
+
+def environment(config: KitConfig) -> cdk.Environment | None:
+    if config.environment.is_agnostic:
+        return None
+    return cdk.Environment(account=config.environment.account, region=config.environment.region)
 
 
 def build_app(config: KitConfig, *, app: cdk.App | None = None, outdir: str | None = None) -> cdk.App:
     """Build every stack of the platform described by ``config`` into ``app``."""
     app = app or cdk.App(outdir=outdir)
-    env = (
-        None
-        if config.environment.is_agnostic
-        else cdk.Environment(account=config.environment.account, region=config.environment.region)
-    )
-    prefix = config.prefix
-    BackboneStack(
-        app,
-        "Backbone",
-        config=config,
-        env=env,
-        stack_name=f"{prefix}-backbone",
-        description=f"{prefix} MLOps platform, tier 1: network, keys, identity, audit",
-        termination_protection=False,
-    )
-    tags = {"kit:platform": prefix, **config.tags}
-    for key, value in tags.items():
-        cdk.Tags.of(app).add(key, value, exclude_resource_types=TAG_IMMUTABLE_TYPES)
+    add_platform(app, config, env=environment(config))
     apply_checks(app)
     return app
 
 
-def main(argv: list[str] | None = None) -> int:
+def main() -> int:
     """Entry point of ``app.py`` (the CDK CLI runs it): config errors exit 2 without a traceback."""
     app = cdk.App()
     config_path = Path(str(app.node.try_get_context("config") or "kit.yaml"))

@@ -8,6 +8,7 @@ from pydantic import Field, model_validator
 
 from mlops_kit.config.backbone import AuditConfig, EnvironmentConfig, NetworkConfig, PersonasConfig
 from mlops_kit.config.common import KitName, Section, TagKey, TagValue
+from mlops_kit.config.delivery import DeliveryConfig
 from mlops_kit.config.shared import SharedAssetsConfig
 from mlops_kit.config.validation import FieldProblem
 
@@ -23,6 +24,7 @@ class KitConfig(Section):
     personas: PersonasConfig = Field(default_factory=PersonasConfig)
     audit: AuditConfig = Field(default_factory=AuditConfig)
     shared_assets: SharedAssetsConfig = Field(default_factory=SharedAssetsConfig)
+    delivery: DeliveryConfig = Field(default_factory=DeliveryConfig)
     tags: dict[TagKey, TagValue] = Field(default_factory=dict, description="Tags added to every resource (at most 40).")
 
     @model_validator(mode="before")

@@ -1,0 +1,72 @@
+"""The platform's stacks, built into an App or into a CDK Pipelines Stage alike."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import aws_cdk as cdk
+from constructs import Construct
+
+from mlops_kit.config import KitConfig
+from mlops_kit.stacks.backbone import BackboneStack
+from mlops_kit.stacks.shared_assets import SharedAssetsStack
+
+# Changing tags on a Studio domain or user profile forces their replacement, which fails
+# while users exist: they get their tags once, at creation, and never from the app-wide tags.
+TAG_IMMUTABLE_TYPES = ["AWS::SageMaker::Domain", "AWS::SageMaker::UserProfile"]
+
+
+@dataclass
+class Platform:
+    """The stacks of one deployment of the platform (one account and region)."""
+
+    backbone: BackboneStack
+    shared_assets: SharedAssetsStack
+    projects: dict[str, cdk.Stack] = field(default_factory=dict)
+
+    @property
+    def stacks(self) -> list[cdk.Stack]:
+        return [self.backbone, self.shared_assets, *self.projects.values()]
+
+
+def add_platform(
+    scope: Construct,
+    config: KitConfig,
+    *,
+    env: cdk.Environment | None = None,
+    termination_protection: bool = False,
+) -> Platform:
+    """Add Backbone, SharedAssets and one stack per project to ``scope``.
+
+    ``termination_protection`` is set on the stacks that hold data (all of them hold keys,
+    buckets or registries) for staging and production deployments.
+    """
+    prefix = config.prefix
+    backbone = BackboneStack(
+        scope,
+        "Backbone",
+        config=config,
+        env=env,
+        stack_name=f"{prefix}-backbone",
+        description=f"{prefix} MLOps platform, tier 1: network, keys, identity, audit",
+        termination_protection=termination_protection,
+    )
+    shared = SharedAssetsStack(
+        scope,
+        "SharedAssets",
+        config=config,
+        backbone=backbone,
+        env=env,
+        stack_name=f"{prefix}-shared-assets",
+        description=f"{prefix} MLOps platform, tier 2: Studio, Feature Store, Model Registry, experiments, shared data",
+        termination_protection=termination_protection,
+    )
+    platform = Platform(backbone=backbone, shared_assets=shared)
+    tag(scope, config)
+    return platform
+
+
+def tag(scope: Construct, config: KitConfig) -> None:
+    """The platform's tags on every taggable resource below ``scope``."""
+    for key, value in {"kit:platform": config.prefix, **config.tags}.items():
+        cdk.Tags.of(scope).add(key, value, exclude_resource_types=TAG_IMMUTABLE_TYPES)
