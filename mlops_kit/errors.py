@@ -24,3 +24,10 @@ class ConfigError(KitError):
         where = file if line is None else f"{file}:{line}"
         text = f"{where}: {field}: {message}" if field else f"{where}: {message}"
         super().__init__(text)
+
+
+class PropsError(KitError, ValueError):
+    """A construct was given props it cannot build: says which prop, what came, what is allowed."""
+
+    def __init__(self, construct: str, prop: str, message: str) -> None:
+        super().__init__(f"{construct}: {prop}: {message}")

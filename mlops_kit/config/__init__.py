@@ -5,17 +5,57 @@ from __future__ import annotations
 from pathlib import Path
 
 from mlops_kit.config.backbone import INTERFACE_ENDPOINTS, PERSONAS
-from mlops_kit.config.loader import read_yaml
+from mlops_kit.config.loader import dotted, read_yaml
 from mlops_kit.config.model import KitConfig
+from mlops_kit.config.project import LONGEST_SUFFIX, MAX_SAGEMAKER_NAME, ProjectConfig
 from mlops_kit.config.validation import validate_document
 from mlops_kit.errors import ConfigError
 
 DEFAULT_CONFIG = Path("kit.yaml")
+PROJECTS_DIR = "projects"
 
-__all__ = ["DEFAULT_CONFIG", "INTERFACE_ENDPOINTS", "PERSONAS", "ConfigError", "KitConfig", "load_config"]
+__all__ = [
+    "DEFAULT_CONFIG",
+    "INTERFACE_ENDPOINTS",
+    "PERSONAS",
+    "ConfigError",
+    "KitConfig",
+    "ProjectConfig",
+    "load_config",
+    "load_project",
+    "projects_dir_of",
+]
 
 
-def load_config(path: Path = DEFAULT_CONFIG) -> KitConfig:
-    """Read and validate ``kit.yaml``; raise ConfigError naming file, field and line."""
+def projects_dir_of(config_path: Path) -> Path:
+    """Projects live beside kit.yaml, in ``projects/``."""
+    return config_path.parent / PROJECTS_DIR
+
+
+def load_project(path: Path, prefix: str) -> ProjectConfig:
+    """Read and validate one ``projects/<name>.yaml``."""
     document = read_yaml(path)
-    return validate_document(KitConfig, document)
+    project = validate_document(ProjectConfig, document)
+    if project.name != path.stem:
+        raise ConfigError(
+            document.file, "name", f"got {project.name!r}: must match the file name ({path.stem!r})", document.line_of(("name",))
+        )
+    longest = f"{prefix}-{project.name}{LONGEST_SUFFIX}"
+    if len(longest) > MAX_SAGEMAKER_NAME:
+        raise ConfigError(
+            document.file,
+            dotted(("name",)),
+            f"with prefix {prefix!r} the endpoint name {longest!r} has {len(longest)} characters; "
+            f"SageMaker allows {MAX_SAGEMAKER_NAME}: shorten the project name or the prefix",
+            document.line_of(("name",)),
+        )
+    return project
+
+
+def load_config(path: Path = DEFAULT_CONFIG, *, projects_dir: Path | None = None) -> KitConfig:
+    """Read and validate ``kit.yaml`` and every ``projects/*.yaml`` beside it."""
+    config = validate_document(KitConfig, read_yaml(path))
+    folder = projects_dir if projects_dir is not None else projects_dir_of(path)
+    files = sorted(folder.glob("*.yaml")) if folder.is_dir() else []
+    projects = tuple(load_project(file, config.prefix) for file in files)
+    return config.model_copy(update={"projects": projects})

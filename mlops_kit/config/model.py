@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Any, Self
 
 from pydantic import Field, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from mlops_kit.config.backbone import AuditConfig, EnvironmentConfig, NetworkConfig, PersonasConfig
 from mlops_kit.config.common import KitName, Section, TagKey, TagValue
 from mlops_kit.config.delivery import DeliveryConfig
+from mlops_kit.config.project import ProjectConfig
 from mlops_kit.config.shared import SharedAssetsConfig
 from mlops_kit.config.validation import FieldProblem
 
@@ -26,6 +28,8 @@ class KitConfig(Section):
     shared_assets: SharedAssetsConfig = Field(default_factory=SharedAssetsConfig)
     delivery: DeliveryConfig = Field(default_factory=DeliveryConfig)
     tags: dict[TagKey, TagValue] = Field(default_factory=dict, description="Tags added to every resource (at most 40).")
+    # Filled from projects/<name>.yaml by load_config, never from kit.yaml itself.
+    projects: SkipJsonSchema[tuple[ProjectConfig, ...]] = Field(default=(), exclude=True)
 
     @model_validator(mode="before")
     @classmethod

@@ -82,6 +82,12 @@ class Audit(Construct):
                 is_multi_region_trail=False,
                 management_events=cloudtrail.ReadWriteType.NONE,
             )
+            # The L2 trail insists on a basic event selector when management events are off,
+            # but basic selectors cannot match a bucket-name prefix: the advanced selector
+            # below replaces it in the template.
+            self.trail.add_event_selector(
+                cloudtrail.DataResourceType.S3_OBJECT, ["arn:aws:s3"], include_management_events=False
+            )
             cfn_trail = self.trail.node.default_child
             assert isinstance(cfn_trail, cloudtrail.CfnTrail)
             cfn_trail.advanced_event_selectors = [

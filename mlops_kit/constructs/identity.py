@@ -16,6 +16,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
+from mlops_kit.errors import PropsError
 from mlops_kit.nag import suppress
 
 
@@ -105,7 +106,7 @@ def persona_grants(prefix: str) -> dict[str, tuple[Grant, ...]]:
         ),
         "project_manager": (
             dashboards,
-            Grant(3, "Follow budgets and cost", ("budgets:ViewBudget", "budgets:DescribeBudgets", "ce:GetCostAndUsage", "ce:GetCostForecast")),
+            Grant(3, "Follow budgets and cost", ("budgets:ViewBudget", "ce:GetCostAndUsage", "ce:GetCostForecast")),
             Grant(3, "Follow pipelines and models", ("sagemaker:ListPipelines", "sagemaker:ListPipelineExecutions", "sagemaker:DescribePipeline", "sagemaker:ListModelPackages", "sagemaker:ListModelPackageGroups", "sagemaker:ListEndpoints")),
         ),
         "fullstack_developer": (
@@ -199,8 +200,12 @@ class PersonaRoles(Construct):
         boundary: iam.IManagedPolicy,
     ) -> None:
         super().__init__(scope, construct_id)
+        grants_by_persona = persona_grants(prefix)
+        unknown = sorted(set(principals) - set(grants_by_persona))
+        if unknown:
+            raise PropsError("PersonaRoles", "principals", f"unknown persona(s) {unknown}; allowed: {', '.join(grants_by_persona)}")
         self.roles: dict[str, iam.Role] = {}
-        for persona, grants in persona_grants(prefix).items():
+        for persona, grants in grants_by_persona.items():
             arns = principals.get(persona, ())
             trusted: iam.IPrincipal = (
                 iam.CompositePrincipal(*(iam.ArnPrincipal(arn) for arn in arns)) if arns else iam.AccountRootPrincipal()

@@ -12,6 +12,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from mlops_kit.config.backbone import INTERFACE_ENDPOINTS
+from mlops_kit.errors import PropsError
 from mlops_kit.nag import suppress
 
 
@@ -38,6 +39,15 @@ class Network(Construct):
         flow_logs_retention: logs.RetentionDays | None,
     ) -> None:
         super().__init__(scope, construct_id)
+        if internet not in ("none", "egress"):
+            raise PropsError("Network", "internet", f"got {internet!r}; allowed: 'none' or 'egress'")
+        if not 1 <= az_count <= 6:
+            raise PropsError("Network", "az_count", f"got {az_count}; allowed: 1 to 6")
+        unknown = sorted(set(interface_endpoints) - set(INTERFACE_ENDPOINTS))
+        if unknown:
+            raise PropsError(
+                "Network", "interface_endpoints", f"unknown {unknown}; allowed: {', '.join(sorted(INTERFACE_ENDPOINTS))}"
+            )
         egress = internet == "egress"
         private_type = ec2.SubnetType.PRIVATE_WITH_EGRESS if egress else ec2.SubnetType.PRIVATE_ISOLATED
         subnets = [ec2.SubnetConfiguration(name="Private", subnet_type=private_type, cidr_mask=20)]

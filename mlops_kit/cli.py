@@ -1,0 +1,196 @@
+"""The ``mlops-kit`` command: reads and writes configuration and drives synth, checks and deploys.
+
+It never builds resources by itself: every resource comes from the CDK app (``app.py``).
+A mistake in a config file or on the command line prints one plain message and exits 2.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from mlops_kit.config import DEFAULT_CONFIG, load_config
+from mlops_kit.errors import KitError
+
+app = typer.Typer(
+    name="mlops-kit",
+    help="Build, check and run the three-tier SageMaker MLOps platform.",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+ConfigOption = Annotated[Path, typer.Option("--config", "-c", help="The platform configuration file.")]
+
+
+def fail(error: KitError) -> typer.Exit:
+    typer.echo(f"error: {error}", err=True)
+    return typer.Exit(error.exit_code)
+
+
+def project_root(config: Path) -> Path:
+    """The folder with cdk.json: the CDK CLI runs from there."""
+    return config.resolve().parent
+
+
+def cdk_command(root: Path) -> list[str]:
+    """The pinned CDK CLI from node_modules (``npm ci`` installs it), else npx."""
+    local = root / "node_modules" / ".bin" / "cdk"
+    return [str(local)] if local.exists() else ["npx", "--no-install", "cdk"]
+
+
+@app.command()
+def validate(config: ConfigOption = DEFAULT_CONFIG) -> None:
+    """Check the configuration and say what is wrong, or that it is valid."""
+    try:
+        loaded = load_config(config)
+    except KitError as error:
+        raise fail(error) from None
+    typer.echo(
+        f"{config}: valid (prefix {loaded.prefix}, {loaded.network.az_count} AZs, internet {loaded.network.internet}, "
+        f"{len(loaded.projects)} project(s))"
+    )
+
+
+@app.command()
+def schema(
+    output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the JSON Schema; '-' prints it.")] = Path(
+        "kit.schema.json"
+    ),
+) -> None:
+    """Write the JSON Schema of kit.yaml so editors can complete and check it."""
+    from mlops_kit.config import KitConfig
+
+    document = KitConfig.model_json_schema()
+    document["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    document["title"] = "sagemaker-mlops-kit configuration (kit.yaml)"
+    text = json.dumps(document, indent=2, sort_keys=True) + "\n"
+    if str(output) == "-":
+        typer.echo(text, nl=False)
+        return
+    output.write_text(text, encoding="utf-8")
+    typer.echo(f"wrote {output}")
+
+
+def run_synth(config: Path, output: Path) -> float:
+    """Synthesize with the real CDK CLI into a fresh folder, then swap it into ``output``.
+
+    ``output`` is replaced only when synth succeeds, so a failed run leaves the last good
+    cloud assembly untouched.
+    """
+    root = project_root(config)
+    output = output if output.is_absolute() else root / output
+    staging = Path(tempfile.mkdtemp(prefix=".cdk.out.", dir=root))
+    command = [*cdk_command(root), "synth", "--quiet", "--output", str(staging), "--context", f"config={config.resolve()}"]
+    started = time.perf_counter()
+    result = subprocess.run(command, cwd=root, env={**os.environ, "CDK_DISABLE_CLI_TELEMETRY": "true"}, check=False)
+    elapsed = time.perf_counter() - started
+    if result.returncode != 0:
+        shutil.rmtree(staging, ignore_errors=True)
+        typer.echo(f"error: cdk synth failed (exit {result.returncode}); {output.name}/ was left as it was", err=True)
+        raise typer.Exit(1)
+    if output.exists():
+        retired = output.with_name(output.name + ".old")
+        shutil.rmtree(retired, ignore_errors=True)
+        output.rename(retired)
+        shutil.rmtree(retired, ignore_errors=True)
+    staging.rename(output)
+    return elapsed
+
+
+@app.command()
+def synth(
+    config: ConfigOption = DEFAULT_CONFIG,
+    output: Annotated[Path, typer.Option("--output", "-o", help="Cloud assembly folder.")] = Path("cdk.out"),
+    checks: Annotated[bool, typer.Option(help="Run cfn-lint and summarise cdk-nag after synth.")] = True,
+) -> None:
+    """Synthesize the platform with the CDK CLI, then run cdk-nag and cfn-lint over it."""
+    try:
+        load_config(config)
+    except KitError as error:
+        raise fail(error) from None
+    elapsed = run_synth(config, output)
+    typer.echo(f"synthesized {output}/ in {elapsed:.1f} s")
+    if checks:
+        _report(project_root(config) / output if not output.is_absolute() else output)
+
+
+def _report(assembly: Path) -> None:
+    from mlops_kit.checks import summarize
+
+    summary = summarize(assembly)
+    typer.echo(summary.render())
+    if not summary.ok:
+        raise typer.Exit(1)
+
+
+@app.command()
+def check(
+    assembly: Annotated[Path, typer.Option("--assembly", "-a", help="Cloud assembly folder.")] = Path("cdk.out"),
+) -> None:
+    """Summarise cdk-nag and run cfn-lint over an already synthesized cloud assembly."""
+    if not (assembly / "manifest.json").exists():
+        raise fail(KitError(f"{assembly}: no cloud assembly here (manifest.json missing); run `mlops-kit synth` first"))
+    _report(assembly)
+
+
+@app.command("new-project")
+def new_project(
+    name: Annotated[str, typer.Argument(help="Project name: 2-30 lowercase letters, digits and hyphens.")],
+    template: Annotated[str, typer.Option("--template", "-t", help="tabular-training or batch-inference.")],
+    owner: Annotated[list[str] | None, typer.Option("--owner", help="IAM principal ARN of an owner; repeatable.")] = None,
+    description: Annotated[str, typer.Option(help="One line about the project.")] = "",
+    config: ConfigOption = DEFAULT_CONFIG,
+) -> None:
+    """Bootstrap an AI project: projects/NAME.yaml and its seed code in projects/NAME/."""
+    from mlops_kit.bootstrap import create_project
+    from mlops_kit.config import projects_dir_of
+
+    try:
+        kit = load_config(config)
+        created = create_project(
+            projects_dir=projects_dir_of(config), kit=kit, name=name, template=template, owners=owner or [], description=description
+        )
+    except KitError as error:
+        raise fail(error) from None
+    typer.echo(f"created {created.config_file} and {created.seed_folder}/")
+    typer.echo("next steps:")
+    typer.echo(f"  1. review {created.config_file} (owners, thresholds, budget alerts)")
+    typer.echo(f"  2. run the seed tests:   .venv/bin/pytest {created.seed_folder}/tests")
+    typer.echo(f"  3. synthesize and check: npx cdk synth Project-{name}")
+    typer.echo(f"  4. deploy:               npx cdk deploy Project-{name}")
+
+
+@app.command()
+def projects(config: ConfigOption = DEFAULT_CONFIG) -> None:
+    """List the AI projects: name, template, owners, budget."""
+    try:
+        kit = load_config(config)
+    except KitError as error:
+        raise fail(error) from None
+    if not kit.projects:
+        typer.echo("no projects yet: create one with `mlops-kit new-project NAME --template tabular-training`")
+        return
+    typer.echo(f"{'project':<24} {'template':<18} {'budget/month':>12}  owners")
+    for project in kit.projects:
+        owners = ", ".join(project.owners) or "(account IAM admins)"
+        typer.echo(f"{project.name:<24} {project.template:<18} {project.budget.monthly_limit_usd:>11.0f}$  {owners}")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        app()
+    except KitError as error:  # raised below a command that did not catch it
+        typer.echo(f"error: {error}", err=True)
+        sys.exit(error.exit_code)

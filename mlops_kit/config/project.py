@@ -1,0 +1,125 @@
+"""Tier 3 settings: one file per AI project, ``projects/<name>.yaml``."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal, Self
+
+from pydantic import AfterValidator, Field, model_validator
+
+from mlops_kit.config.common import PrincipalArn, Section, TagKey, TagValue
+from mlops_kit.config.validation import FieldProblem
+
+# The pipeline templates a project can start from (mlops_kit/pipelines builds them).
+PROJECT_TEMPLATES: dict[str, str] = {
+    "tabular-training": "preprocess -> train (scikit-learn) -> evaluate -> condition -> register; staging and production endpoints",
+    "batch-inference": "batch transform of a dataset with the latest approved model package",
+}
+TemplateName = Literal["tabular-training", "batch-inference"]
+
+# SageMaker's endpoint and model-package-group names allow 63 characters; the kit names
+# them <prefix>-<project>-<stage>, and the longest stage suffix is "-production".
+MAX_SAGEMAKER_NAME = 63
+LONGEST_SUFFIX = "-production"
+
+
+def project_name_problem(value: str) -> str | None:
+    """Why ``value`` cannot name a project, or None. Shared by the CLI and the config model."""
+    if not re.fullmatch(r"[a-z][a-z0-9-]{1,29}", value) or value.endswith("-") or "--" in value:
+        return (
+            "allowed: 2 to 30 characters, lowercase letters, digits and single hyphens, starting with a letter "
+            "(it names the project's SageMaker pipeline, model package group and endpoints)"
+        )
+    return None
+
+
+def _project_name(value: str) -> str:
+    problem = project_name_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+def _instance_type(value: str) -> str:
+    if not re.fullmatch(r"ml\.[a-z0-9]+\.[a-z0-9]+", value):
+        raise ValueError("allowed: a SageMaker instance type such as ml.m5.large")
+    return value
+
+
+def _email(value: str) -> str:
+    if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[a-z]{2,}", value, flags=re.IGNORECASE):
+        raise ValueError("allowed: an e-mail address such as team@example.com")
+    return value
+
+
+ProjectName = Annotated[str, AfterValidator(_project_name)]
+InstanceType = Annotated[str, AfterValidator(_instance_type)]
+Email = Annotated[str, AfterValidator(_email)]
+
+
+class BudgetConfig(Section):
+    """An AWS Budget on the project's cost-allocation tag, with e-mail alerts."""
+
+    monthly_limit_usd: float = Field(default=500, gt=0, le=1_000_000)
+    alert_emails: list[Email] = Field(default_factory=list, max_length=10)
+    alert_at_percent: int = Field(default=80, ge=1, le=1000)
+
+
+class PipelineSettings(Section):
+    """The project's SageMaker pipeline (template ``tabular-training`` or ``batch-inference``)."""
+
+    target_column: str = Field(default="label", min_length=1, max_length=128)
+    metric: Literal["accuracy", "auc", "f1"] = "accuracy"
+    threshold: float = Field(default=0.7, ge=0, le=1)
+    processing_instance_type: InstanceType = "ml.m5.large"
+    training_instance_type: InstanceType = "ml.m5.large"
+    transform_instance_type: InstanceType = "ml.m5.large"
+    use_spot: bool = True
+
+
+class StagingConfig(Section):
+    """Staging runs on serverless inference: no idle cost between tests."""
+
+    memory_mb: Literal[1024, 2048, 3072, 4096, 5120, 6144] = 2048
+    max_concurrency: int = Field(default=5, ge=1, le=200)
+
+
+class ProductionConfig(Section):
+    """Production runs on instances with autoscaling, data capture and guarded rollouts."""
+
+    instance_type: InstanceType = "ml.m5.large"
+    min_instances: int = Field(default=1, ge=1, le=100)
+    max_instances: int = Field(default=4, ge=1, le=100)
+    target_invocations_per_instance: int = Field(default=100, ge=1, le=100_000)
+    data_capture_percent: int = Field(default=20, ge=1, le=100)
+    rollout: Literal["canary", "linear", "all-at-once"] = "canary"
+
+    @model_validator(mode="after")
+    def _scaling(self) -> Self:
+        if self.max_instances < self.min_instances:
+            raise FieldProblem(("max_instances",), f"got {self.max_instances}: must be at least min_instances ({self.min_instances})")
+        return self
+
+
+class DeployConfig(Section):
+    staging: StagingConfig = Field(default_factory=StagingConfig)
+    production: ProductionConfig = Field(default_factory=ProductionConfig)
+
+
+class MonitoringConfig(Section):
+    enabled: bool = True
+    schedule: Literal["hourly", "daily"] = "daily"
+
+
+class ProjectConfig(Section):
+    """One AI project: its pipeline, model package group, data, roles, deploy flow and budget."""
+
+    name: ProjectName
+    template: TemplateName
+    description: str = Field(default="", max_length=256)
+    owners: list[PrincipalArn] = Field(default_factory=list, description="Principals that get project-scoped access.")
+    pipeline: PipelineSettings = Field(default_factory=PipelineSettings)
+    deploy: DeployConfig = Field(default_factory=DeployConfig)
+    monitoring: MonitoringConfig = Field(default_factory=MonitoringConfig)
+    budget: BudgetConfig = Field(default_factory=BudgetConfig)
+    tags: dict[TagKey, TagValue] = Field(default_factory=dict)

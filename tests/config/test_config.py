@@ -1,0 +1,168 @@
+"""kit.yaml: the shipped default loads, and every kind of mistake gets one clear message."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mlops_kit.config import ConfigError, KitConfig, load_config
+from mlops_kit.config.backbone import DEFAULT_ENDPOINTS, INTERFACE_ENDPOINTS
+from tests.conftest import ROOT, config_from_yaml
+
+
+def error_for(text: str) -> ConfigError:
+    with pytest.raises(ConfigError) as caught:
+        config_from_yaml(text)
+    return caught.value
+
+
+def test_shipped_default_is_valid_and_private(default_config: KitConfig) -> None:
+    assert default_config.prefix == "mlops"
+    assert default_config.environment.is_agnostic
+    assert default_config.network.internet == "none"
+    assert default_config.network.az_count == 2
+    assert set(default_config.network.interface_endpoints) == set(DEFAULT_ENDPOINTS)
+
+
+def test_empty_file_gives_all_defaults() -> None:
+    config = config_from_yaml("")
+    assert config.network.cidr == "10.40.0.0/16"
+    assert config.audit.cloudtrail_data_events is False
+
+
+def test_every_default_endpoint_is_documented() -> None:
+    for name in DEFAULT_ENDPOINTS:
+        assert INTERFACE_ENDPOINTS[name].reason
+
+
+def test_fails_if_file_is_missing(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config(tmp_path / "nope.yaml")
+    assert str(caught.value).startswith(f"{tmp_path / 'nope.yaml'}: file not found")
+
+
+def test_fails_if_yaml_is_broken() -> None:
+    error = error_for("network:\n  cidr: [10.0.0.0/16\n")
+    assert error.line is not None
+    assert "YAML syntax error" in str(error)
+
+
+def test_fails_if_key_is_unknown_and_lists_the_allowed_keys() -> None:
+    error = error_for("network:\n  cidrr: 10.0.0.0/16\n")
+    assert str(error) == (
+        "kit.yaml:2: network.cidrr: unknown key 'cidrr'; allowed keys: cidr, az_count, internet, "
+        "interface_endpoints, flow_logs"
+    )
+
+
+def test_fails_if_type_is_wrong() -> None:
+    error = error_for("network:\n  az_count: two\n")
+    assert error.field == "network.az_count"
+    assert error.line == 2
+    assert "valid integer" in str(error)
+
+
+@pytest.mark.parametrize(
+    ("cidr", "expected"),
+    [
+        ("10.0.0/16", "not a valid IPv4 CIDR block"),
+        ("8.8.0.0/16", "must be a private range"),
+        ("10.0.0.0/28", "from /16 to /22"),
+        ("10.0.0.1/16", "not a valid IPv4 CIDR block"),
+    ],
+)
+def test_fails_if_cidr_is_invalid(cidr: str, expected: str) -> None:
+    error = error_for(f"network:\n  cidr: {cidr}\n")
+    assert error.field == "network.cidr"
+    assert expected in str(error)
+    assert str(error).startswith("kit.yaml:2: network.cidr: got")
+
+
+@pytest.mark.parametrize("count", [0, 7])
+def test_fails_if_az_count_is_out_of_range(count: int) -> None:
+    error = error_for(f"environment:\n  account: '123456789012'\n  region: eu-west-1\nnetwork:\n  az_count: {count}\n")
+    assert error.field == "network.az_count"
+    assert error.line == 5
+
+
+def test_fails_if_agnostic_platform_asks_for_three_azs() -> None:
+    error = error_for("network:\n  az_count: 3\n")
+    assert error.field == "network.az_count"
+    assert "environment.account and environment.region" in str(error)
+
+
+def test_three_azs_are_fine_with_a_pinned_environment() -> None:
+    config = config_from_yaml("environment:\n  account: '123456789012'\n  region: eu-west-1\nnetwork:\n  az_count: 3\n")
+    assert config.network.az_count == 3
+
+
+def test_fails_if_principal_arn_is_invalid() -> None:
+    error = error_for("personas:\n  ml_engineer:\n    - arn:aws:iam::12345:role/Eng\n")
+    assert error.field == "personas.ml_engineer[0]"
+    assert error.line == 3
+    assert "not an IAM principal ARN" in str(error)
+
+
+def test_fails_if_persona_is_unknown() -> None:
+    error = error_for("personas:\n  wizard: []\n")
+    assert "unknown key 'wizard'" in str(error)
+    assert "data_scientist" in str(error)
+
+
+@pytest.mark.parametrize("prefix", ["A", "Mlops", "ml_ops", "1abc", "x" * 21, "ab-", "a--b"])
+def test_fails_if_prefix_is_not_a_valid_name(prefix: str) -> None:
+    error = error_for(f"prefix: '{prefix}'\n")
+    assert error.field == "prefix"
+    assert "lowercase letters" in str(error)
+
+
+def test_fails_if_region_does_not_exist() -> None:
+    error = error_for("environment:\n  account: '123456789012'\n  region: eu-middle-9\n")
+    assert error.field == "environment.region"
+    assert "not an AWS region" in str(error)
+
+
+def test_fails_if_account_is_not_twelve_digits() -> None:
+    error = error_for("environment:\n  account: '1234'\n  region: eu-west-1\n")
+    assert error.field == "environment.account"
+    assert "12 digits" in str(error)
+
+
+def test_fails_if_endpoint_is_unknown() -> None:
+    error = error_for("network:\n  interface_endpoints: [sts, s3express]\n")
+    assert error.field == "network.interface_endpoints[1]"
+    assert "'sagemaker_api'" in str(error)
+
+
+def test_fails_if_endpoint_is_listed_twice() -> None:
+    error = error_for("network:\n  interface_endpoints: [sts, sts]\n")
+    assert "listed twice" in str(error)
+
+
+def test_fails_if_key_appears_twice() -> None:
+    error = error_for("prefix: a1\nprefix: b2\n")
+    assert error.line == 2
+    assert "appears twice" in str(error)
+
+
+def test_fails_if_log_retention_is_not_a_cloudwatch_value() -> None:
+    error = error_for("audit:\n  log_retention_days: 100\n")
+    assert error.field == "audit.log_retention_days"
+    assert "365" in str(error)
+
+
+def test_fails_if_projects_are_written_inline() -> None:
+    error = error_for("projects: []\n")
+    assert error.field == "projects"
+    assert "projects/<name>.yaml" in str(error)
+
+
+def test_fails_if_tag_key_is_reserved() -> None:
+    error = error_for("tags:\n  'aws:owner': me\n")
+    assert error.field == "tags.aws:owner"
+
+
+def test_the_shipped_file_has_no_unknown_sections() -> None:
+    text = (ROOT / "kit.yaml").read_text()
+    assert load_config(ROOT / "kit.yaml") == config_from_yaml(text)

@@ -1,0 +1,81 @@
+"""Shared fixtures: fake AWS credentials before anything creates a client, and synthesized apps."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+# No test may reach real AWS: fake credentials and a fixed region before any boto3 client exists.
+os.environ.update(
+    {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "CDK_DISABLE_CLI_TELEMETRY": "true",
+    }
+)
+os.environ.pop("AWS_PROFILE", None)
+
+import aws_cdk as cdk  # noqa: E402
+from aws_cdk.assertions import Annotations, Match  # noqa: E402
+
+from mlops_kit.app import build_app  # noqa: E402
+from mlops_kit.config import KitConfig, load_config  # noqa: E402
+from mlops_kit.config.loader import parse_yaml  # noqa: E402
+from mlops_kit.config.validation import validate_document  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def feature_flags() -> dict[str, object]:
+    """The same feature flags the CDK CLI passes from cdk.json, so tests see the deployed templates."""
+    context: dict[str, object] = json.loads((ROOT / "cdk.json").read_text())["context"]
+    return context
+
+
+def config_from_yaml(text: str, name: str = "kit.yaml") -> KitConfig:
+    return validate_document(KitConfig, parse_yaml(text, name))
+
+
+def synth_app(config: KitConfig, outdir: Path) -> cdk.App:
+    app = cdk.App(context=feature_flags(), outdir=str(outdir))
+    build_app(config, app=app)
+    app.synth()
+    return app
+
+
+def nag_problems(stack: cdk.Stack) -> list[str]:
+    """Unsuppressed cdk-nag errors and warnings (including rules that could not run)."""
+    annotations = Annotations.from_stack(stack)
+    found = [
+        *annotations.find_error("*", Match.string_like_regexp(r"(AwsSolutions|CdkNag|Kit)")),
+        *annotations.find_warning("*", Match.string_like_regexp(r"(AwsSolutions|CdkNag|Kit)")),
+    ]
+    return [f"{message.id}: {str(message.entry.data)[:200]}" for message in found]
+
+
+@pytest.fixture(scope="session")
+def default_config() -> KitConfig:
+    return load_config(ROOT / "kit.yaml")
+
+
+@pytest.fixture(scope="session")
+def default_app(default_config: KitConfig, tmp_path_factory: pytest.TempPathFactory) -> cdk.App:
+    """The shipped platform, synthesized once for the whole session."""
+    return synth_app(default_config, tmp_path_factory.mktemp("default-app"))
+
+
+@pytest.fixture(scope="session")
+def stack_of(default_app: cdk.App) -> Callable[[str], cdk.Stack]:
+    def find(construct_id: str) -> cdk.Stack:
+        child = default_app.node.find_child(construct_id)
+        assert isinstance(child, cdk.Stack)
+        return child
+
+    return find
