@@ -76,7 +76,11 @@ class SageMakerPipeline(Construct):
             asset = s3_assets.Asset(self, f"Code{''.join(p.capitalize() for p in re.split('[-_]', name))}", path=str(path))
             asset.grant_read(role)
             self.code_assets[name] = asset
-        self.code_urls: dict[str, str] = {name: asset.s3_object_url for name, asset in self.code_assets.items()}
+        # Spelled out as s3://bucket/key (not the single-token s3_object_url) so that SDK
+        # builders that check the URI's shape see a bucket and a key.
+        self.code_urls: dict[str, str] = {
+            name: f"s3://{asset.s3_bucket_name}/{asset.s3_object_key}" for name, asset in self.code_assets.items()
+        }
 
         text = definition(self.code_urls) if callable(definition) else definition
         self.definition = self._check(text)
@@ -85,11 +89,12 @@ class SageMakerPipeline(Construct):
         self.definition_asset: s3_assets.Asset | None = None
         if size > inline_limit_bytes and not has_tokens:
             self.definition_asset = self._definition_asset(self.definition)
-            body = sagemaker.CfnPipeline.PipelineDefinitionProperty(
-                pipeline_definition_s3_location=sagemaker.CfnPipeline.S3LocationProperty(
-                    bucket=self.definition_asset.s3_bucket_name, key=self.definition_asset.s3_object_key
-                )
-            )
+            body: dict[str, object] = {
+                "PipelineDefinitionS3Location": {
+                    "Bucket": self.definition_asset.s3_bucket_name,
+                    "Key": self.definition_asset.s3_object_key,
+                }
+            }
         else:
             if size > MAX_INLINE_WITH_TOKENS_BYTES:
                 raise KitError(
@@ -102,8 +107,10 @@ class SageMakerPipeline(Construct):
                     f"the definition is {size // 1000} KB but holds CDK tokens, which CloudFormation resolves only inline; "
                     "it stays in the template (1 MB limit)",
                 )
-            body = sagemaker.CfnPipeline.PipelineDefinitionProperty(pipeline_definition_body=self.definition)
+            body = {"PipelineDefinitionBody": self.definition}
 
+        # CfnPipeline types PipelineDefinition as plain JSON, so CDK passes a struct through
+        # with camelCase keys that CloudFormation rejects: spell the CloudFormation keys out.
         self.resource = sagemaker.CfnPipeline(
             self,
             "Resource",
