@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import aws_cdk as cdk
 from constructs import Construct
 
 from mlops_kit.config import KitConfig
 from mlops_kit.stacks.backbone import BackboneStack
+from mlops_kit.stacks.project import ProjectStack
 from mlops_kit.stacks.shared_assets import SharedAssetsStack
 
 # Changing tags on a Studio domain or user profile forces their replacement, which fails
@@ -35,11 +37,14 @@ def add_platform(
     *,
     env: cdk.Environment | None = None,
     termination_protection: bool = False,
+    projects_dir: Path | None = None,
 ) -> Platform:
     """Add Backbone, SharedAssets and one stack per project to ``scope``.
 
     ``termination_protection`` is set on the stacks that hold data (all of them hold keys,
-    buckets or registries) for staging and production deployments.
+    buckets or registries) for staging and production deployments. ``projects_dir`` is
+    where each project's seed code lives (``<dir>/<name>/steps``); without it, projects use
+    the template's step code.
     """
     prefix = config.prefix
     backbone = BackboneStack(
@@ -62,6 +67,21 @@ def add_platform(
         termination_protection=termination_protection,
     )
     platform = Platform(backbone=backbone, shared_assets=shared)
+    for project in config.projects:
+        stack = ProjectStack(
+            scope,
+            f"Project-{project.name}",
+            config=config,
+            project=project,
+            seed_folder=projects_dir / project.name if projects_dir else None,
+            env=env,
+            stack_name=f"{prefix}-project-{project.name}",
+            description=f"{prefix} MLOps platform, tier 3: AI project {project.name} ({project.template})",
+            termination_protection=termination_protection,
+        )
+        # Ordering only: the project reads tier 1 and 2 through SSM parameters, not exports.
+        stack.add_dependency(shared)
+        platform.projects[project.name] = stack
     tag(scope, config)
     return platform
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Aws, Duration, RemovalPolicy
 from aws_cdk import aws_cloudtrail as cloudtrail
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
@@ -49,6 +50,17 @@ class Audit(Construct):
                 )
             ],
             removal_policy=RemovalPolicy.RETAIN,
+        )
+        # Buckets of other kit stacks import this bucket by name and cannot add to its policy;
+        # S3 server access logging from any bucket of this account is admitted here instead.
+        self.access_logs_bucket.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="ServerAccessLogsFromThisAccount",
+                principals=[iam.ServicePrincipal("logging.s3.amazonaws.com")],
+                actions=["s3:PutObject"],
+                resources=[self.access_logs_bucket.arn_for_objects("*")],
+                conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}},
+            )
         )
         suppress(
             self.access_logs_bucket,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Annotations, Duration, RemovalPolicy
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
@@ -48,3 +48,8 @@ class SecureBucket(Construct):
             ],
             removal_policy=RemovalPolicy.RETAIN,
         )
+        if not isinstance(access_logs_bucket, s3.Bucket):
+            Annotations.of(self).acknowledge_warning(
+                "@aws-cdk/aws-s3:accessLogsPolicyNotAdded",
+                "the backbone's access-log bucket policy admits server access logs from every bucket of the account",
+            )

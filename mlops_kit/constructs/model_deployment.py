@@ -1,0 +1,511 @@
+"""From an approved model package to staging and production endpoints, as a Step Functions flow.
+
+Why Step Functions and not CodePipeline: the flow starts from an EventBridge approval event
+(not a source change), polls endpoints until they are in service, checks that the live
+endpoint runs the configuration it was given (SageMaker can roll an update back to the
+old configuration while the update "succeeds"), waits for a human approval with a task
+token, and calls SageMaker and Application Auto Scaling directly through AWS SDK
+integrations: no Lambda code, nothing to build, and every step visible in one execution.
+
+Flow: approved package -> model -> staging endpoint (serverless) -> in service and running
+the new config -> manual approval (SNS message with the task token) -> production endpoint
+(instances, data capture, canary or linear traffic shifting with alarm rollback) -> in
+service and running the new config -> autoscaling -> data-quality monitoring schedule.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
+
+from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk import aws_stepfunctions_tasks as tasks
+from constructs import Construct
+
+from mlops_kit.errors import PropsError
+from mlops_kit.nag import suppress
+
+POLL_SECONDS = 60
+APPROVAL_TIMEOUT = Duration.days(7)
+VARIANT = "AllTraffic"
+
+
+@dataclass(frozen=True)
+class StagingSettings:
+    memory_mb: int = 2048
+    max_concurrency: int = 5
+
+
+@dataclass(frozen=True)
+class ProductionSettings:
+    instance_type: str = "ml.m5.large"
+    min_instances: int = 1
+    max_instances: int = 4
+    target_invocations_per_instance: int = 100
+    data_capture_percent: int = 20
+    rollout: str = "canary"
+    monitoring: bool = True
+    monitoring_schedule: str = "daily"
+
+
+@cache
+def model_monitor_image_by_region() -> dict[str, str]:
+    """The Model Monitor analyzer image per region, from the SDK's bundled table (no AWS call)."""
+    from mlops_kit.pipelines._sdk import offline_session
+
+    with offline_session():
+        from sagemaker.core import image_uris
+
+        config = image_uris.config_for_framework("model-monitor")
+        registries = config["versions"][next(iter(config["versions"]))]["registries"]
+        return {region: image_uris.retrieve("model-monitor", region=region) for region in sorted(registries)}
+
+
+class ModelDeployment(Construct):
+    """Deploys every approved package of one model package group to staging, then production.
+
+    ``endpoint_base`` names the endpoints ``<base>-staging`` and ``<base>-production``.
+    ``approval_topic`` receives the message (with the task token and the command to run)
+    that asks for the promotion to production; approvers answer with
+    ``aws stepfunctions send-task-success`` or ``send-task-failure``.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        endpoint_base: str,
+        model_package_group_name: str,
+        execution_role: iam.IRole,
+        encryption_key: kms.IKey,
+        capture_bucket: s3.IBucket,
+        subnet_ids: Sequence[str],
+        security_group_ids: Sequence[str],
+        staging: StagingSettings,
+        production: ProductionSettings,
+        logs_key: kms.IKey | None = None,
+        log_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        if production.rollout not in ("canary", "linear", "all-at-once"):
+            raise PropsError("ModelDeployment", "production.rollout", f"got {production.rollout!r}; allowed: canary, linear, all-at-once")
+        if production.max_instances < production.min_instances:
+            raise PropsError("ModelDeployment", "production.max_instances", "must be at least production.min_instances")
+        if len(f"{endpoint_base}-production") > 63:
+            raise PropsError("ModelDeployment", "endpoint_base", f"{endpoint_base!r} makes endpoint names longer than 63 characters")
+        stack = Stack.of(self)
+        self.staging_endpoint_name = f"{endpoint_base}-staging"
+        self.production_endpoint_name = f"{endpoint_base}-production"
+        self._base = endpoint_base
+        self._role = execution_role
+        self._key = encryption_key
+        self._vpc = {"Subnets": list(subnet_ids), "SecurityGroupIds": list(security_group_ids)}
+
+        def arn(resource: str) -> str:
+            return stack.format_arn(service="sagemaker", resource=resource, resource_name=f"{endpoint_base}-*")
+
+        self._arns = {
+            "model": arn("model"),
+            "endpoint-config": arn("endpoint-config"),
+            "endpoint": arn("endpoint"),
+            "monitoring-schedule": arn("monitoring-schedule"),
+        }
+
+        self.approval_topic = sns.Topic(
+            self, "ApprovalTopic", display_name=f"{endpoint_base}: approve production deployment", master_key=encryption_key
+        )
+        self.approval_topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="TlsOnly",
+                effect=iam.Effect.DENY,
+                principals=[iam.AnyPrincipal()],
+                actions=["sns:Publish"],
+                resources=[self.approval_topic.topic_arn],
+                conditions={"Bool": {"aws:SecureTransport": "false"}},
+            )
+        )
+
+        # Alarms that roll a production update back while traffic shifts.
+        self.error_alarm = cloudwatch.Alarm(
+            self,
+            "ProductionErrorsAlarm",
+            alarm_description=f"{self.production_endpoint_name}: model errors (rolls back a deployment)",
+            metric=self._endpoint_metric("Invocation5XXErrors", "Sum"),
+            threshold=1,
+            evaluation_periods=2,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        self.latency_alarm = cloudwatch.Alarm(
+            self,
+            "ProductionLatencyAlarm",
+            alarm_description=f"{self.production_endpoint_name}: p99 model latency over 2 s (rolls back a deployment)",
+            metric=self._endpoint_metric("ModelLatency", "p99"),
+            threshold=2_000_000,  # microseconds
+            evaluation_periods=3,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+
+        monitor_images = model_monitor_image_by_region()
+        self._monitor_image = stack.region if not stack.region.startswith("${") and stack.region in monitor_images else None
+        mapping = None
+        if self._monitor_image is None:
+            from aws_cdk import CfnMapping
+
+            mapping = CfnMapping(self, "MonitorImages", mapping={region: {"uri": uri} for region, uri in monitor_images.items()})
+        monitor_image_uri = (
+            monitor_images[stack.region] if self._monitor_image else mapping.find_in_map(stack.region, "uri")  # type: ignore[union-attr]
+        )
+
+        definition = self._model_step().next(
+            self._deploy("Staging", self.staging_endpoint_name, self._staging_config(staging), production=None)
+        )
+        approval = tasks.SnsPublish(
+            self,
+            "AskForProductionApproval",
+            topic=self.approval_topic,
+            integration_pattern=sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
+            subject=f"{endpoint_base}: approve production deployment",
+            message=sfn.TaskInput.from_object(
+                {
+                    "model_package": sfn.JsonPath.string_at("$.detail.ModelPackageArn"),
+                    "staging_endpoint": self.staging_endpoint_name,
+                    "approve": sfn.JsonPath.format(
+                        "aws stepfunctions send-task-success --task-output '{}' --task-token {}", "{}", sfn.JsonPath.task_token
+                    ),
+                    "reject": sfn.JsonPath.format(
+                        "aws stepfunctions send-task-failure --error Rejected --task-token {}", sfn.JsonPath.task_token
+                    ),
+                }
+            ),
+            task_timeout=sfn.Timeout.duration(APPROVAL_TIMEOUT),
+            result_path=sfn.JsonPath.DISCARD,
+        )
+        definition = definition.next(approval).next(
+            self._deploy("Production", self.production_endpoint_name, self._production_config(production, capture_bucket), production=production)
+        )
+        definition = definition.next(self._autoscaling(production))
+        if production.monitoring:
+            definition = definition.next(self._monitoring(production, capture_bucket, monitor_image_uri))
+        definition = definition.next(sfn.Succeed(self, "Deployed"))
+
+        log_group = logs.LogGroup(
+            self, "Logs", retention=log_retention, encryption_key=logs_key, removal_policy=RemovalPolicy.RETAIN
+        )
+        self.state_machine = sfn.StateMachine(
+            self,
+            "StateMachine",
+            definition_body=sfn.DefinitionBody.from_chainable(definition),
+            timeout=Duration.days(8),
+            tracing_enabled=True,
+            logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=False),
+        )
+        execution_role.grant_pass_role(self.state_machine)
+        capture_bucket.grant_read_write(self.state_machine)
+        self.state_machine.add_to_role_policy(
+            iam.PolicyStatement(
+                sid="AutoScalingServiceLinkedRole",
+                actions=["iam:CreateServiceLinkedRole"],
+                resources=[f"arn:{stack.partition}:iam::{stack.account}:role/aws-service-role/sagemaker.application-autoscaling.amazonaws.com/*"],
+                conditions={"StringLike": {"iam:AWSServiceName": "sagemaker.application-autoscaling.amazonaws.com"}},
+            )
+        )
+
+        self.approval_rule = events.Rule(
+            self,
+            "OnApproved",
+            description=f"Deploy approved packages of {model_package_group_name}",
+            event_pattern=events.EventPattern(
+                source=["aws.sagemaker"],
+                detail_type=["SageMaker Model Package State Change"],
+                detail={"ModelPackageGroupName": [model_package_group_name], "ModelApprovalStatus": ["Approved"]},
+            ),
+            targets=[targets.SfnStateMachine(self.state_machine)],
+        )
+        self._suppress(log_group)
+
+    # -- the flow's parts ------------------------------------------------------------------
+
+    def _endpoint_metric(self, name: str, statistic: str) -> cloudwatch.Metric:
+        return cloudwatch.Metric(
+            namespace="AWS/SageMaker",
+            metric_name=name,
+            dimensions_map={"EndpointName": self.production_endpoint_name, "VariantName": VARIANT},
+            statistic=statistic,
+            period=Duration.minutes(1),
+        )
+
+    def _call(self, construct_id: str, service: str, action: str, parameters: dict[str, object], resources: list[str], **kwargs: object) -> tasks.CallAwsService:
+        return tasks.CallAwsService(
+            self,
+            construct_id,
+            service=service,
+            action=action,
+            parameters=parameters,
+            iam_resources=resources,
+            **kwargs,  # type: ignore[arg-type]
+        )
+
+    def _run_id(self) -> str:
+        """The first block of the execution's UUID name: short, unique enough, deterministic per run."""
+        return sfn.JsonPath.array_get_item(sfn.JsonPath.string_split(sfn.JsonPath.string_at("$$.Execution.Name"), "-"), 0)
+
+    def _model_step(self) -> tasks.CallAwsService:
+        return self._call(
+            "CreateModel",
+            "sagemaker",
+            "createModel",
+            {
+                "ModelName": sfn.JsonPath.format(f"{self._base}-{{}}", self._run_id()),
+                "ExecutionRoleArn": self._role.role_arn,
+                "PrimaryContainer": {"ModelPackageName": sfn.JsonPath.string_at("$.detail.ModelPackageArn")},
+                "VpcConfig": self._vpc,
+                "EnableNetworkIsolation": False,
+            },
+            [self._arns["model"]],
+            result_selector={"name.$": "$.ModelArn"},
+            result_path="$.model",
+        )
+
+    def _staging_config(self, staging: StagingSettings) -> dict[str, object]:
+        return {
+            "ProductionVariants": [
+                {
+                    "VariantName": VARIANT,
+                    "ModelName": sfn.JsonPath.format(f"{self._base}-{{}}", self._run_id()),
+                    "ServerlessConfig": {"MemorySizeInMB": staging.memory_mb, "MaxConcurrency": staging.max_concurrency},
+                }
+            ]
+        }
+
+    def _production_config(self, production: ProductionSettings, capture_bucket: s3.IBucket) -> dict[str, object]:
+        return {
+            "KmsKeyId": self._key.key_arn,
+            "ProductionVariants": [
+                {
+                    "VariantName": VARIANT,
+                    "ModelName": sfn.JsonPath.format(f"{self._base}-{{}}", self._run_id()),
+                    "InstanceType": production.instance_type,
+                    "InitialInstanceCount": production.min_instances,
+                }
+            ],
+            "DataCaptureConfig": {
+                "EnableCapture": True,
+                "InitialSamplingPercentage": production.data_capture_percent,
+                "DestinationS3Uri": f"s3://{capture_bucket.bucket_name}/data-capture",
+                "KmsKeyId": self._key.key_arn,
+                "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
+            },
+        }
+
+    def _deployment_config(self, production: ProductionSettings) -> dict[str, object]:
+        if production.rollout == "all-at-once":
+            routing: dict[str, object] = {"Type": "ALL_AT_ONCE", "WaitIntervalInSeconds": 300}
+        elif production.rollout == "canary":
+            routing = {"Type": "CANARY", "CanarySize": {"Type": "CAPACITY_PERCENT", "Value": 10}, "WaitIntervalInSeconds": 600}
+        else:
+            routing = {"Type": "LINEAR", "LinearStepSize": {"Type": "CAPACITY_PERCENT", "Value": 25}, "WaitIntervalInSeconds": 300}
+        return {
+            "BlueGreenUpdatePolicy": {
+                "TrafficRoutingConfiguration": routing,
+                "TerminationWaitInSeconds": 600,
+                "MaximumExecutionTimeoutInSeconds": 7200,
+            },
+            "AutoRollbackConfiguration": {
+                "Alarms": [{"AlarmName": self.error_alarm.alarm_name}, {"AlarmName": self.latency_alarm.alarm_name}]
+            },
+        }
+
+    def _deploy(self, stage: str, endpoint: str, config: dict[str, object], *, production: ProductionSettings | None) -> sfn.Chain:
+        """Create the endpoint config, create or update the endpoint, wait, verify the live config."""
+        key = stage.lower()
+        name = sfn.Pass(
+            self,
+            f"Name{stage}Config",
+            parameters={"name": sfn.JsonPath.format(f"{endpoint}-{{}}", self._run_id())},
+            result_path=f"$.{key}Config",
+        )
+        config_name = sfn.JsonPath.string_at(f"$.{key}Config.name")
+        create_config = self._call(
+            f"Create{stage}EndpointConfig",
+            "sagemaker",
+            "createEndpointConfig",
+            {"EndpointConfigName": config_name, **config},
+            [self._arns["endpoint-config"]],
+            result_path=sfn.JsonPath.DISCARD,
+        )
+        find = self._call(
+            f"Find{stage}Endpoint",
+            "sagemaker",
+            "describeEndpoint",
+            {"EndpointName": endpoint},
+            [self._arns["endpoint"]],
+            result_path=sfn.JsonPath.DISCARD,
+        )
+        create = self._call(
+            f"Create{stage}Endpoint",
+            "sagemaker",
+            "createEndpoint",
+            {"EndpointName": endpoint, "EndpointConfigName": config_name},
+            [self._arns["endpoint"], self._arns["endpoint-config"]],
+            result_path=sfn.JsonPath.DISCARD,
+        )
+        update_parameters: dict[str, object] = {"EndpointName": endpoint, "EndpointConfigName": config_name}
+        if production is not None:
+            update_parameters["DeploymentConfig"] = self._deployment_config(production)
+        update = self._call(
+            f"Update{stage}Endpoint",
+            "sagemaker",
+            "updateEndpoint",
+            update_parameters,
+            [self._arns["endpoint"], self._arns["endpoint-config"]],
+            result_path=sfn.JsonPath.DISCARD,
+        )
+        wait = sfn.Wait(self, f"Wait{stage}", time=sfn.WaitTime.duration(Duration.seconds(POLL_SECONDS)))
+        status = self._call(
+            f"Describe{stage}Endpoint",
+            "sagemaker",
+            "describeEndpoint",
+            {"EndpointName": endpoint},
+            [self._arns["endpoint"]],
+            result_selector={"status.$": "$.EndpointStatus", "config.$": "$.EndpointConfigName"},
+            result_path=f"$.{key}",
+        )
+        failed = sfn.Fail(self, f"{stage}Failed", error=f"{stage}DeploymentFailed", cause=f"{endpoint} did not reach InService")
+        rolled_back = sfn.Fail(
+            self,
+            f"{stage}RolledBack",
+            error=f"{stage}RolledBack",
+            cause=f"{endpoint} is in service but not running this run's endpoint config: the update was rolled back",
+        )
+        done = sfn.Pass(self, f"{stage}InService")
+        verify = (
+            sfn.Choice(self, f"{stage}RunsNewConfig")
+            .when(sfn.Condition.string_equals_json_path(f"$.{key}.config", f"$.{key}Config.name"), done)
+            .otherwise(rolled_back)
+        )
+        ready = (
+            sfn.Choice(self, f"{stage}Ready")
+            .when(sfn.Condition.string_equals(f"$.{key}.status", "InService"), verify)
+            .when(sfn.Condition.string_equals(f"$.{key}.status", "Failed"), failed)
+            .otherwise(wait)
+        )
+        wait.next(status).next(ready)
+        find.add_catch(create, errors=["States.TaskFailed"], result_path=sfn.JsonPath.DISCARD)
+        find.next(update)
+        create.next(wait)
+        update.next(wait)
+        name.next(create_config).next(find)
+        return sfn.Chain.custom(name, [done], done)
+
+    def _autoscaling(self, production: ProductionSettings) -> sfn.IChainable:
+        resource_id = f"endpoint/{self.production_endpoint_name}/variant/{VARIANT}"
+        register = self._call(
+            "RegisterScalableTarget",
+            "applicationautoscaling",
+            "registerScalableTarget",
+            {
+                "ServiceNamespace": "sagemaker",
+                "ResourceId": resource_id,
+                "ScalableDimension": "sagemaker:variant:DesiredInstanceCount",
+                "MinCapacity": production.min_instances,
+                "MaxCapacity": production.max_instances,
+            },
+            ["*"],
+            iam_action="application-autoscaling:RegisterScalableTarget",
+            result_path=sfn.JsonPath.DISCARD,
+        )
+        policy = self._call(
+            "PutScalingPolicy",
+            "applicationautoscaling",
+            "putScalingPolicy",
+            {
+                "PolicyName": f"{self.production_endpoint_name}-invocations",
+                "ServiceNamespace": "sagemaker",
+                "ResourceId": resource_id,
+                "ScalableDimension": "sagemaker:variant:DesiredInstanceCount",
+                "PolicyType": "TargetTrackingScaling",
+                "TargetTrackingScalingPolicyConfiguration": {
+                    "TargetValue": production.target_invocations_per_instance,
+                    "PredefinedMetricSpecification": {"PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"},
+                    "ScaleInCooldown": 300,
+                    "ScaleOutCooldown": 60,
+                },
+            },
+            ["*"],
+            iam_action="application-autoscaling:PutScalingPolicy",
+            result_path=sfn.JsonPath.DISCARD,
+        )
+        return register.next(policy)
+
+    def _monitoring(self, production: ProductionSettings, capture_bucket: s3.IBucket, image_uri: str) -> sfn.IChainable:
+        expression = "cron(0 * ? * * *)" if production.monitoring_schedule == "hourly" else "cron(0 0 ? * * *)"
+        create = self._call(
+            "CreateDataQualityMonitoring",
+            "sagemaker",
+            "createMonitoringSchedule",
+            {
+                "MonitoringScheduleName": f"{self.production_endpoint_name}-data-quality",
+                "MonitoringScheduleConfig": {
+                    "MonitoringType": "DataQuality",
+                    "ScheduleConfig": {"ScheduleExpression": expression},
+                    "MonitoringJobDefinition": {
+                        "MonitoringAppSpecification": {"ImageUri": image_uri},
+                        "MonitoringInputs": [
+                            {"EndpointInput": {"EndpointName": self.production_endpoint_name, "LocalPath": "/opt/ml/processing/input/endpoint"}}
+                        ],
+                        "MonitoringOutputConfig": {
+                            "KmsKeyId": self._key.key_arn,
+                            "MonitoringOutputs": [
+                                {
+                                    "S3Output": {
+                                        "S3Uri": f"s3://{capture_bucket.bucket_name}/monitoring/data-quality",
+                                        "LocalPath": "/opt/ml/processing/output",
+                                    }
+                                }
+                            ],
+                        },
+                        "MonitoringResources": {
+                            "ClusterConfig": {
+                                "InstanceCount": 1,
+                                "InstanceType": "ml.m5.large",
+                                "VolumeSizeInGB": 20,
+                                "VolumeKmsKeyId": self._key.key_arn,
+                            }
+                        },
+                        "NetworkConfig": {"EnableNetworkIsolation": False, "EnableInterContainerTrafficEncryption": True, "VpcConfig": self._vpc},
+                        "RoleArn": self._role.role_arn,
+                        "StoppingCondition": {"MaxRuntimeInSeconds": 3600},
+                    },
+                },
+            },
+            [self._arns["monitoring-schedule"]],
+            result_path=sfn.JsonPath.DISCARD,
+        )
+        already = sfn.Pass(self, "MonitoringAlreadyScheduled")
+        create.add_catch(already, errors=["SageMaker.ResourceInUseException"], result_path=sfn.JsonPath.DISCARD)
+        done = sfn.Pass(self, "MonitoringScheduled")
+        create.next(done)
+        already.next(done)
+        return sfn.Chain.custom(create, [done], done)
+
+    def _suppress(self, log_group: logs.LogGroup) -> None:
+        suppress(
+            self.state_machine,
+            "AwsSolutions-IAM5",
+            "SageMaker resources are named <endpoint base>-<run id> by each execution, so the flow's "
+            "policy names the project's prefix pattern; Application Auto Scaling authorises only on '*'; "
+            "the capture bucket grant covers its objects",
+            children=True,
+        )
+        del log_group
