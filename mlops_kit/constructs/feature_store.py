@@ -13,7 +13,7 @@ from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
 from mlops_kit.config.shared import FeatureGroupConfig
-from mlops_kit.constructs.shared_data import KMS_GRANT_ACTION_FINDINGS, S3_GRANT_ACTION_FINDINGS, object_finding
+from mlops_kit.constructs.shared_data import KMS_GRANT_ACTION_FINDINGS, S3_GRANT_ACTION_FINDINGS, arn_finding, object_finding
 from mlops_kit.constructs.storage import SecureBucket
 from mlops_kit.errors import KitError
 from mlops_kit.nag import suppress
@@ -76,9 +76,9 @@ class FeatureStore(Construct):
         )
         self.database.apply_removal_policy(RemovalPolicy.RETAIN)
         stack = Stack.of(self)
-        self._catalog_arn = stack.format_arn(service="glue", resource="catalog")
-        self._database_arn = stack.format_arn(service="glue", resource="database", resource_name=self.database_name)
-        self._tables_arn = stack.format_arn(service="glue", resource="table", resource_name=f"{self.database_name}/*")
+        self.catalog_arn = stack.format_arn(service="glue", resource="catalog")
+        self.database_arn = stack.format_arn(service="glue", resource="database", resource_name=self.database_name)
+        self.tables_arn = stack.format_arn(service="glue", resource="table", resource_name=f"{self.database_name}/*")
 
         # The role SageMaker uses to write the offline store and its Glue tables.
         self.offline_store_role = iam.Role(
@@ -96,7 +96,7 @@ class FeatureStore(Construct):
             iam.PolicyStatement(
                 sid="OfflineStoreGlueTables",
                 actions=["glue:GetDatabase", "glue:GetTable", "glue:CreateTable", "glue:UpdateTable", "glue:GetPartitions", "glue:BatchCreatePartition"],
-                resources=[self._catalog_arn, self._database_arn, self._tables_arn],
+                resources=[self.catalog_arn, self.database_arn, self.tables_arn],
             )
         )
         suppress(
@@ -107,7 +107,7 @@ class FeatureStore(Construct):
             applies_to=[
                 *S3_GRANT_ACTION_FINDINGS, *KMS_GRANT_ACTION_FINDINGS,
                 object_finding(self.offline_bucket, f"{OFFLINE_PREFIX}/*"),
-                f"Resource::arn:<AWS::Partition>:glue:<AWS::Region>:<AWS::AccountId>:table/{self.database_name}/*",
+                arn_finding(self, self.tables_arn),
             ],
             children=True,
         )
@@ -182,7 +182,7 @@ class FeatureStore(Construct):
         iam.Grant.add_to_principal(
             grantee=grantee,
             actions=["glue:GetDatabase", "glue:GetTable", "glue:GetTables", "glue:GetPartitions"],
-            resource_arns=[self._catalog_arn, self._database_arn, *tables],
+            resource_arns=[self.catalog_arn, self.database_arn, *tables],
         )
         self.offline_bucket.grant_read(grantee, f"{OFFLINE_PREFIX}/*")
         return grant

@@ -21,13 +21,32 @@ S3_GRANT_ACTION_FINDINGS = ["Action::s3:Abort*", "Action::s3:DeleteObject*", "Ac
 KMS_GRANT_ACTION_FINDINGS = ["Action::kms:GenerateDataKey*", "Action::kms:ReEncrypt*"]
 
 
+def arn_finding(scope: Construct, arn: str) -> str:
+    """cdk-nag's text for a resource ARN (``Resource::...``), for a narrow ``applies_to``.
+
+    cdk-nag renders pseudo parameters as ``<AWS::Region>`` and attributes as ``<Logical.Arn>``;
+    with a concrete environment CDK has already put the literal values in.
+    """
+    return "Resource::" + _render(Stack.of(scope).resolve(arn))
+
+
+def _render(value: object) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and "Fn::Join" in value:
+        delimiter, parts = value["Fn::Join"]
+        return str(delimiter).join(_render(part) for part in parts)
+    if isinstance(value, dict) and "Ref" in value:
+        return f"<{value['Ref']}>"
+    if isinstance(value, dict) and "Fn::GetAtt" in value:
+        logical, attribute = value["Fn::GetAtt"]
+        return f"<{logical}.{attribute}>"
+    return str(value)
+
+
 def object_finding(bucket: s3.IBucket, pattern: str) -> str:
-    """cdk-nag's text for the resource ``<bucket ARN>/<pattern>``, for a narrow ``applies_to``."""
-    resolved = Stack.of(bucket).resolve(bucket.bucket_arn)
-    if isinstance(resolved, dict) and "Fn::GetAtt" in resolved:
-        logical, attribute = resolved["Fn::GetAtt"]
-        return f"Resource::<{logical}.{attribute}>/{pattern}"
-    return f"Resource::{resolved}/{pattern}"
+    """cdk-nag's text for the resource ``<bucket ARN>/<pattern>``."""
+    return arn_finding(bucket, bucket.arn_for_objects(pattern))
 
 
 def zone_prefix(zone: Zone) -> str:

@@ -13,7 +13,7 @@ from mlops_kit.constructs.experiments import ExperimentTracking
 from mlops_kit.constructs.feature_store import OFFLINE_PREFIX, FeatureStore
 from mlops_kit.constructs.identity import boundary_name
 from mlops_kit.constructs.model_registry import ModelRegistry
-from mlops_kit.constructs.shared_data import KMS_GRANT_ACTION_FINDINGS, S3_GRANT_ACTION_FINDINGS, SharedData, object_finding
+from mlops_kit.constructs.shared_data import KMS_GRANT_ACTION_FINDINGS, S3_GRANT_ACTION_FINDINGS, SharedData, arn_finding, object_finding
 from mlops_kit.constructs.studio import Studio
 from mlops_kit.nag import suppress
 from mlops_kit.stacks import parameters
@@ -182,7 +182,7 @@ class SharedAssetsStack(Stack):
         findings.append(object_finding(self.shared_data.artifacts_bucket, "*"))
         if self.feature_store is not None:
             findings.append(object_finding(self.feature_store.offline_bucket, f"{OFFLINE_PREFIX}/*"))
-            findings.append(f"Resource::arn:<AWS::Partition>:glue:<AWS::Region>:<AWS::AccountId>:table/{self.feature_store.database_name}/*")
+            findings.append(arn_finding(self, self.feature_store.tables_arn))
         suppress(
             execution_role,
             "AwsSolutions-IAM5",
