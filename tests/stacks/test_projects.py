@@ -1,0 +1,201 @@
+"""Tier 3: three projects on one platform, each isolated from the others."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk.assertions import Match, Template
+
+from mlops_kit.app import build_app
+from mlops_kit.bootstrap import create_project
+from mlops_kit.config import KitConfig, load_config
+from mlops_kit.config.project import PROJECT_TEMPLATES
+from mlops_kit.pipelines import TEMPLATES
+from mlops_kit.stacks.project import ProjectStack
+from tests.conftest import ROOT, feature_flags, nag_problems
+
+PROJECTS = {"churn": "tabular-training", "fraud": "tabular-training", "scoring": "batch-inference"}
+OWNER = "arn:aws:iam::111122223333:role/ChurnTeam"
+
+# Actions that AWS authorises only on "*" (no resource-level permissions).
+UNSCOPED_ACTIONS = {
+    "ecr:GetAuthorizationToken", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability",
+    "cloudwatch:PutMetricData", "ec2:CreateNetworkInterface", "ec2:CreateNetworkInterfacePermission",
+    "ec2:DeleteNetworkInterface", "ec2:DeleteNetworkInterfacePermission", "ec2:DescribeNetworkInterfaces",
+    "ec2:DescribeVpcs", "ec2:DescribeDhcpOptions", "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups",
+    "xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules", "xray:GetSamplingTargets",
+    "logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery", "logs:DeleteLogDelivery",
+    "logs:ListLogDeliveries", "logs:PutResourcePolicy", "logs:DescribeResourcePolicies", "logs:DescribeLogGroups",
+    "application-autoscaling:RegisterScalableTarget", "application-autoscaling:PutScalingPolicy",
+}
+
+
+@pytest.fixture(scope="module")
+def platform_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("three-projects")
+    (folder / "kit.yaml").write_text((ROOT / "kit.yaml").read_text())
+    kit = load_config(folder / "kit.yaml")
+    for name, template in PROJECTS.items():
+        owners = [OWNER] if name == "churn" else []
+        create_project(projects_dir=folder / "projects", kit=kit, name=name, template=template, owners=owners)
+        kit = load_config(folder / "kit.yaml")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def config(platform_dir: Path) -> KitConfig:
+    return load_config(platform_dir / "kit.yaml")
+
+
+@pytest.fixture(scope="module")
+def app(config: KitConfig, platform_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> cdk.App:
+    app = cdk.App(context=feature_flags(), outdir=str(tmp_path_factory.mktemp("three-projects-out")))
+    build_app(config, app=app, projects_dir=platform_dir / "projects")
+    app.synth()
+    return app
+
+
+def project_stack(app: cdk.App, name: str) -> ProjectStack:
+    stack = app.node.find_child(f"Project-{name}")
+    assert isinstance(stack, ProjectStack)
+    return stack
+
+
+def statements(template: Template) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    for kind in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
+        for resource in template.find_resources(kind).values():
+            found.extend(resource["Properties"]["PolicyDocument"]["Statement"])
+    for role in template.find_resources("AWS::IAM::Role").values():
+        for policy in role["Properties"].get("Policies", []):
+            found.extend(policy["PolicyDocument"]["Statement"])
+    return found
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def test_every_project_gets_its_stack(app: cdk.App, config: KitConfig) -> None:
+    assert [p.name for p in config.projects] == sorted(PROJECTS)
+    for name in PROJECTS:
+        assert project_stack(app, name).stack_name == f"mlops-project-{name}"
+
+
+@pytest.mark.parametrize("name", sorted(PROJECTS))
+def test_project_stacks_are_nag_clean(app: cdk.App, name: str) -> None:
+    assert nag_problems(project_stack(app, name)) == []
+
+
+@pytest.mark.parametrize(("owner", "other"), [("churn", "fraud"), ("fraud", "churn"), ("scoring", "churn"), ("churn", "scoring")])
+def test_roles_of_one_project_grant_nothing_on_another(app: cdk.App, owner: str, other: str) -> None:
+    template = Template.from_stack(project_stack(app, owner))
+    for statement in statements(template):
+        resources = json.dumps(as_list(statement.get("Resource", [])))
+        # nothing names the other project's group, pipeline, endpoints or bucket prefix
+        assert f"mlops-{other}" not in resources, statement
+        # nothing reaches every kit resource through a prefix wildcard
+        for pattern in ("model-package-group/mlops-*", "pipeline/mlops-*", "endpoint/mlops-*", "model-package/mlops-*", "arn:aws:s3:::*"):
+            assert pattern not in resources, statement
+        if as_list(statement.get("Resource")) == ["*"] and statement["Effect"] == "Allow":
+            assert set(as_list(statement["Action"])) <= UNSCOPED_ACTIONS, statement
+
+
+def test_execution_role_registers_only_in_its_own_group(app: cdk.App) -> None:
+    template = Template.from_stack(project_stack(app, "churn"))
+    register = [s for s in statements(template) if "sagemaker:CreateModelPackage" in as_list(s["Action"])]
+    assert register
+    for statement in register:
+        assert "mlops-churn" in json.dumps(statement["Resource"])
+        assert statement["Condition"] == {"StringEqualsIfExists": {"sagemaker:ModelApprovalStatus": "PendingManualApproval"}}
+
+
+def test_only_owners_assume_the_team_role(app: cdk.App) -> None:
+    template = Template.from_stack(project_stack(app, "churn"))
+    template.has_resource_properties("AWS::IAM::Role", {
+        "Description": Match.string_like_regexp("project team of churn"),
+        "AssumeRolePolicyDocument": {"Statement": [Match.object_like({"Principal": {"AWS": OWNER}})]},
+    })
+
+
+def test_model_package_group_and_data_are_retained(app: cdk.App) -> None:
+    template = Template.from_stack(project_stack(app, "churn"))
+    template.has_resource("AWS::SageMaker::ModelPackageGroup", {"DeletionPolicy": "Retain", "Properties": Match.object_like({"ModelPackageGroupName": "mlops-churn"})})
+    for bucket in template.find_resources("AWS::S3::Bucket").values():
+        assert bucket["DeletionPolicy"] == "Retain"
+        assert bucket["Properties"]["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms"
+
+
+def test_pipeline_definition_is_json_with_every_token_resolved(app: cdk.App) -> None:
+    stack = project_stack(app, "churn")
+    template = Template.from_stack(stack)
+    pipeline = next(iter(template.find_resources("AWS::SageMaker::Pipeline").values()))
+    body = pipeline["Properties"]["PipelineDefinition"]["PipelineDefinitionBody"]
+    parts = body["Fn::Join"][1]
+    # Every token became a CloudFormation function; with those filled in, the text is JSON.
+    text = "".join(part if isinstance(part, str) else "RESOLVED" for part in parts)
+    assert "${Token[" not in json.dumps(body)
+    definition = json.loads(text)
+    names = [step["Name"] for step in definition["Steps"]]
+    assert names[:3] == ["Preprocess", "Train", "Evaluate"]
+
+
+def test_deploy_flow_starts_on_approved_packages_of_its_own_group_only(app: cdk.App) -> None:
+    template = Template.from_stack(project_stack(app, "churn"))
+    template.has_resource_properties("AWS::Events::Rule", {
+        "EventPattern": {
+            "source": ["aws.sagemaker"],
+            "detail-type": ["SageMaker Model Package State Change"],
+            "detail": {"ModelPackageGroupName": ["mlops-churn"], "ModelApprovalStatus": ["Approved"]},
+        },
+        "Targets": [Match.object_like({"Arn": {"Ref": Match.string_like_regexp("DeploymentStateMachine")}})],
+    })
+
+
+def test_deploy_flow_goes_staging_then_approval_then_production(app: cdk.App) -> None:
+    template = Template.from_stack(project_stack(app, "churn"))
+    machine = next(iter(template.find_resources("AWS::StepFunctions::StateMachine").values()))
+    text = json.dumps(machine["Properties"]["DefinitionString"])
+    order = [text.index(marker) for marker in ("CreateStagingEndpoint", "AskForProductionApproval", "CreateProductionEndpoint", "RegisterScalableTarget", "CreateDataQualityMonitoring")]
+    assert order == sorted(order)
+    assert "waitForTaskToken" in text
+    assert "ServerlessConfig" in text and "DataCaptureConfig" in text and "CANARY" in text
+    assert "RunsNewConfig" in text  # the live config is checked after every update
+
+
+def test_batch_project_has_no_endpoints(app: cdk.App) -> None:
+    template = Template.from_stack(project_stack(app, "scoring"))
+    template.resource_count_is("AWS::StepFunctions::StateMachine", 0)
+    template.resource_count_is("AWS::SageMaker::Pipeline", 1)
+
+
+def test_budget_and_cost_tags(app: cdk.App) -> None:
+    template = Template.from_stack(project_stack(app, "churn"))
+    template.has_resource_properties("AWS::Budgets::Budget", {
+        "Budget": Match.object_like({"BudgetLimit": {"Amount": 500, "Unit": "USD"}, "CostFilters": {"TagKeyValue": ["user:kit:project$churn"]}}),
+    })
+    template.has_resource_properties("AWS::S3::Bucket", {
+        "Tags": Match.array_with([{"Key": "kit:owner", "Value": "ChurnTeam"}, {"Key": "kit:project", "Value": "churn"}, {"Key": "kit:tier", "Value": "3"}]),
+    })
+
+
+def test_dashboard_shows_pipeline_endpoints_and_drift(app: cdk.App) -> None:
+    template = Template.from_stack(project_stack(app, "churn"))
+    dashboard = next(iter(template.find_resources("AWS::CloudWatch::Dashboard").values()))
+    body = json.dumps(dashboard["Properties"]["DashboardBody"])
+    for needle in ("ExecutionFailed", "ModelLatency", "Invocation5XXErrors", "feature_baseline_drift"):
+        assert needle in body
+
+
+def test_projects_read_the_platform_through_ssm_not_exports(app: cdk.App) -> None:
+    body = json.dumps(Template.from_stack(project_stack(app, "churn")).to_json())
+    assert "Fn::ImportValue" not in body
+    assert "/mlops/platform/data-key-arn" in body
+
+
+def test_project_templates_are_the_pipeline_templates() -> None:
+    assert set(PROJECT_TEMPLATES) == set(TEMPLATES)
