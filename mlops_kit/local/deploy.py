@@ -36,6 +36,11 @@ moto behaviours worked around here (none patched):
   ``Retain`` (the creation succeeded, so both mean the same from then on).
 * ``Fn::GetAtt`` to an attribute moto's model lacks passes the raw intrinsic through; such
   references are replaced by placeholders and noted.
+* KMS keys from CloudFormation: moto stores an object key policy and then fails ``DescribeKey``
+  with a 500, and it passes ``{Key, Value}`` tags to a tagger that wants ``{TagKey, TagValue}``
+  (``CreateStack`` fails with a 500). Policies are sent as ``Fn::ToJsonString``, tags renamed.
+  SSM parameter tags (a map in CloudFormation) are read by moto as a list: sent as a list.
+  These rewrites live in ``moto_shape_fixes``.
 * Templates synthesized without AZ lookups carry ``dummy1a``-style zones that moto rejects;
   they are mapped to the region's zones and noted.
 * Templates above CloudFormation's 51,200-byte body limit are uploaded to the embedded S3 and
@@ -233,6 +238,48 @@ def _parse_output_value(value: str) -> Any:
     return value
 
 
+def _kms_key_fixes(props: dict[str, Any]) -> list[str]:
+    notes = []
+    policy = props.get("KeyPolicy")
+    if isinstance(policy, dict) and "Fn::ToJsonString" not in policy:
+        # moto keeps an object here and DescribeKey then fails with a 500 (json.loads on a dict).
+        props["KeyPolicy"] = {"Fn::ToJsonString": policy}
+        notes.append(
+            "KMS key policies are sent to moto as JSON strings (Fn::ToJsonString): it fails DescribeKey on objects"
+        )
+    tags = props.get("Tags")
+    if isinstance(tags, list) and tags and all(isinstance(t, dict) and "Key" in t for t in tags):
+        # moto hands CloudFormation's {Key, Value} tags to a tagger that wants {TagKey, TagValue}.
+        props["Tags"] = [{"TagKey": t["Key"], "TagValue": t.get("Value", "")} for t in tags]
+        notes.append(
+            "KMS key tags are renamed to TagKey/TagValue for moto (its CreateStack fails on Key/Value)"
+        )
+    return notes
+
+
+def _ssm_parameter_fixes(props: dict[str, Any]) -> list[str]:
+    tags = props.get("Tags")
+    if isinstance(tags, dict) and not any(k.startswith("Fn::") or k == "Ref" for k in tags):
+        # CloudFormation gives SSM parameter tags as a map; moto reads them as a list of {Key, Value}.
+        props["Tags"] = [{"Key": k, "Value": v} for k, v in tags.items()]
+        return [
+            "SSM parameter tags are sent to moto as a {Key, Value} list (its CreateStack fails on the map)"
+        ]
+    return []
+
+
+_MOTO_SHAPE_FIXES: dict[str, Callable[[dict[str, Any]], list[str]]] = {
+    "AWS::KMS::Key": _kms_key_fixes,
+    "AWS::SSM::Parameter": _ssm_parameter_fixes,
+}
+
+
+def moto_shape_fixes(cfn_type: str, props: dict[str, Any]) -> list[str]:
+    """Rewrite ``props`` in place where moto misreads valid CloudFormation; returns what was done."""
+    fix = _MOTO_SHAPE_FIXES.get(cfn_type)
+    return fix(props) if fix else []
+
+
 class _StackDeployer:
     def __init__(self, stack: StackArtifact, target: AwsTarget, progress: Progress) -> None:
         self.stack = stack
@@ -368,13 +415,8 @@ class _StackDeployer:
                     item.pop("DependsOn")
             if item.get("DeletionPolicy") == "RetainExceptOnCreate":
                 item["DeletionPolicy"] = "Retain"
-            policy = item["Properties"].get("KeyPolicy") if planned.cfn_type == "AWS::KMS::Key" else None
-            if isinstance(policy, dict) and "Fn::ToJsonString" not in policy:
-                # moto keeps an object here and DescribeKey then fails with a 500 (json.loads on a dict).
-                item["Properties"]["KeyPolicy"] = {"Fn::ToJsonString": policy}
-                self.note(
-                    "KMS key policies are sent to moto as JSON strings (Fn::ToJsonString): it fails DescribeKey on objects"
-                )
+            for text in moto_shape_fixes(planned.cfn_type, item["Properties"]):
+                self.note(text)
             resources[logical_id] = item
         if not resources:
             resources["MlopsKitLocalEmpty"] = {

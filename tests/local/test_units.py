@@ -170,3 +170,17 @@ def test_table_has_a_row_per_type_and_the_three_columns() -> None:
     assert "by CloudFormation" in text and "via service API" in text and "unchecked" in text
     assert "AWS::EC2::VPC" in text and "unchecked: Hook (Custom::Thing): custom resource" in text
     assert report.ok
+
+
+def test_moto_shape_fixes_rewrite_what_moto_misreads() -> None:
+    from mlops_kit.local.deploy import moto_shape_fixes
+
+    key = {"KeyPolicy": {"Statement": []}, "Tags": [{"Key": "team", "Value": "ml"}]}
+    assert len(moto_shape_fixes("AWS::KMS::Key", key)) == 2
+    assert key == {
+        "KeyPolicy": {"Fn::ToJsonString": {"Statement": []}},
+        "Tags": [{"TagKey": "team", "TagValue": "ml"}],
+    }
+    parameter = {"Tags": {"team": "ml"}}
+    moto_shape_fixes("AWS::SSM::Parameter", parameter)
+    assert parameter == {"Tags": [{"Key": "team", "Value": "ml"}]}
