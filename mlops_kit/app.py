@@ -7,10 +7,11 @@ from pathlib import Path
 
 import aws_cdk as cdk
 
-from mlops_kit.config import KitConfig, load_config
+from mlops_kit.config import KitConfig, load_config, projects_dir_of
 from mlops_kit.errors import KitError
 from mlops_kit.nag import apply_checks
 from mlops_kit.platform import add_platform
+from mlops_kit.stacks.delivery import add_delivery
 
 
 def environment(config: KitConfig) -> cdk.Environment | None:
@@ -19,10 +20,20 @@ def environment(config: KitConfig) -> cdk.Environment | None:
     return cdk.Environment(account=config.environment.account, region=config.environment.region)
 
 
-def build_app(config: KitConfig, *, app: cdk.App | None = None, outdir: str | None = None) -> cdk.App:
-    """Build every stack of the platform described by ``config`` into ``app``."""
+def build_app(
+    config: KitConfig, *, app: cdk.App | None = None, outdir: str | None = None, projects_dir: Path | None = None
+) -> cdk.App:
+    """Build every stack of the platform described by ``config`` into ``app``.
+
+    ``projects_dir`` holds each project's seed code (``projects/<name>/steps``).
+    """
     app = app or cdk.App(outdir=outdir)
-    add_platform(app, config, env=environment(config))
+    if config.delivery.enabled:
+        # The pipeline is the only way in: the platform's stacks live in its stages (one per
+        # environment), not at App level, so `cdk deploy --all` cannot bypass it.
+        add_delivery(app, config)
+    else:
+        add_platform(app, config, env=environment(config), projects_dir=projects_dir)
     apply_checks(app)
     return app
 
@@ -33,7 +44,7 @@ def main() -> int:
     config_path = Path(str(app.node.try_get_context("config") or "kit.yaml"))
     try:
         config = load_config(config_path)
-        build_app(config, app=app)
+        build_app(config, app=app, projects_dir=projects_dir_of(config_path))
     except KitError as error:
         print(f"error: {error}", file=sys.stderr)
         return error.exit_code
