@@ -1,0 +1,5 @@
+"""``python -m mlops_kit`` runs the CLI."""
+
+from mlops_kit.cli import main
+
+main()

@@ -1,0 +1,152 @@
+"""The mlops-kit command as users run it: real processes, exit codes, what is (not) written."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+
+from mlops_kit.checks import summarize
+from tests.conftest import ROOT
+
+KIT = [sys.executable, "-m", "mlops_kit"]
+
+
+def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*KIT, *args], cwd=cwd, capture_output=True, text=True, timeout=600, check=False)
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    """A checkout-like folder: the shipped kit.yaml and the CDK app, sharing .venv and node_modules."""
+    for name in ("kit.yaml", "cdk.json", "app.py"):
+        (tmp_path / name).write_text((ROOT / name).read_text())
+    for name in (".venv", "node_modules"):
+        (tmp_path / name).symlink_to(ROOT / name)
+    return tmp_path
+
+
+def tree(folder: Path) -> list[str]:
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if ".venv" not in p.parts and "node_modules" not in p.parts)
+
+
+def assert_plain_error(result: subprocess.CompletedProcess[str], *needles: str) -> None:
+    assert result.returncode == 2, result
+    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith("error: "), result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    for needle in needles:
+        assert needle in result.stderr
+
+
+def test_validate_accepts_the_shipped_config(workdir: Path) -> None:
+    result = run("validate", cwd=workdir)
+    assert result.returncode == 0
+    assert "kit.yaml: valid (prefix mlops, 2 AZs, internet none, 0 project(s))" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("text", "needles"),
+    [
+        ("network:\n  cidr: 300.1.0.0/16\n", ("kit.yaml:2: network.cidr:", "private network")),
+        ("network:\n  az_count: 9\n", ("kit.yaml:2: network.az_count:",)),
+        ("netwerk: {}\n", ("kit.yaml:1: netwerk: unknown key 'netwerk'; allowed keys: prefix",)),
+        ("network: [\n", ("YAML syntax error",)),
+        ("personas:\n  ml_engineer: [arn:aws:iam::1:role/x]\n", ("personas.ml_engineer[0]", "IAM principal ARN")),
+    ],
+)
+def test_fails_if_config_is_bad_with_one_plain_line(workdir: Path, text: str, needles: tuple[str, ...]) -> None:
+    (workdir / "kit.yaml").write_text(text)
+    assert_plain_error(run("validate", cwd=workdir), *needles)
+
+
+def test_fails_if_config_is_missing(workdir: Path) -> None:
+    assert_plain_error(run("validate", "--config", "absent.yaml", cwd=workdir), "absent.yaml: file not found")
+
+
+def test_fails_if_synth_config_is_bad_and_leaves_cdk_out_untouched(workdir: Path) -> None:
+    out = workdir / "cdk.out"
+    out.mkdir()
+    (out / "marker").write_text("last good synth")
+    (workdir / "kit.yaml").write_text("prefix: NOT_VALID\n")
+    assert_plain_error(run("synth", cwd=workdir), "kit.yaml:1: prefix:")
+    assert [p.name for p in out.iterdir()] == ["marker"]
+    assert not list(workdir.glob(".cdk.out.*"))
+
+
+def test_schema_validates_the_shipped_config(workdir: Path) -> None:
+    result = run("schema", cwd=workdir)
+    assert result.returncode == 0
+    schema = json.loads((workdir / "kit.schema.json").read_text())
+    jsonschema.validate(yaml.safe_load((ROOT / "kit.yaml").read_text()), schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"network": {"internet": "public"}}, schema)
+    assert "projects" not in schema["properties"]
+
+
+def test_new_project_then_cdk_synth_is_nag_and_lint_clean(workdir: Path) -> None:
+    result = run("new-project", "churn", "--template", "tabular-training", "--owner", "arn:aws:iam::111122223333:role/Churn", cwd=workdir)
+    assert result.returncode == 0, result.stderr
+    assert "npx cdk synth Project-churn" in result.stdout
+    assert (workdir / "projects" / "churn.yaml").is_file()
+    assert (workdir / "projects" / "churn" / "steps" / "train.py").is_file()
+
+    listed = run("projects", cwd=workdir)
+    assert "churn" in listed.stdout and "tabular-training" in listed.stdout
+
+    env = {**os.environ, "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"}
+    synth = subprocess.run(
+        [str(workdir / "node_modules" / ".bin" / "cdk"), "synth", "Project-churn", "--quiet"],
+        cwd=workdir, capture_output=True, text=True, timeout=600, env=env, check=False,
+    )
+    assert synth.returncode == 0, synth.stderr[-3000:]
+    summary = summarize(workdir / "cdk.out")
+    project = next(s for s in summary.stacks if s.name == "Project-churn")
+    assert project.nag_unsuppressed == 0
+    assert project.lint_errors == []
+    assert summary.ok, summary.render()
+
+
+@pytest.mark.parametrize(
+    ("args", "needles"),
+    [
+        (("Bad_Name", "-t", "tabular-training"), ("NAME: got 'Bad_Name'", "lowercase letters")),
+        (("x" * 31, "-t", "tabular-training"), ("2 to 30 characters",)),
+        (("churn", "-t", "deep-learning"), ("--template: got 'deep-learning'; allowed: tabular-training, batch-inference",)),
+        (("churn", "-t", "tabular-training", "--owner", "bob"), ("--owner: got 'bob'",)),
+    ],
+)
+def test_fails_if_new_project_input_is_bad_and_writes_nothing(workdir: Path, args: tuple[str, ...], needles: tuple[str, ...]) -> None:
+    before = tree(workdir)
+    assert_plain_error(run("new-project", *args, cwd=workdir), *needles)
+    assert tree(workdir) == before
+
+
+def test_fails_if_project_exists_and_keeps_it(workdir: Path) -> None:
+    assert run("new-project", "churn", "-t", "tabular-training", cwd=workdir).returncode == 0
+    before = (workdir / "projects" / "churn.yaml").read_text()
+    assert_plain_error(run("new-project", "churn", "-t", "batch-inference", cwd=workdir), "projects/churn.yaml already exists")
+    assert (workdir / "projects" / "churn.yaml").read_text() == before
+
+
+def test_fails_if_a_project_file_is_bad_naming_that_file(workdir: Path) -> None:
+    assert run("new-project", "churn", "-t", "tabular-training", cwd=workdir).returncode == 0
+    path = workdir / "projects" / "churn.yaml"
+    path.write_text(path.read_text().replace("threshold: 0.7", "threshold: 7"))
+    assert_plain_error(run("validate", cwd=workdir), "projects/churn.yaml:", "pipeline.threshold")
+
+
+def test_seed_tests_of_a_new_project_pass(workdir: Path) -> None:
+    assert run("new-project", "churn", "-t", "tabular-training", cwd=workdir).returncode == 0
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(workdir / "projects" / "churn" / "tests")],
+        cwd=workdir, capture_output=True, text=True, timeout=300, check=False,
+    )
+    assert result.returncode == 0, result.stdout[-2000:]
+    assert "1 passed" in result.stdout
