@@ -29,8 +29,9 @@ setup: .setup-stamp  ## create .venv and install the Python and npm dependencies
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-demo: setup  ## synthesize the platform from kit.yaml, check it, deploy it to an embedded AWS
+demo: setup  ## synthesize the platform from kit.yaml, check it, deploy it to an embedded AWS and run the end-to-end flow
 	$(KIT) synth
+	$(KIT) deploy --local --demo
 
 synth: setup  ## synthesize and check only
 	$(KIT) synth

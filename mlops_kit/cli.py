@@ -187,6 +187,39 @@ def projects(config: ConfigOption = DEFAULT_CONFIG) -> None:
         typer.echo(f"{project.name:<24} {project.template:<18} {project.budget.monthly_limit_usd:>11.0f}$  {owners}")
 
 
+@app.command()
+def deploy(
+    local: Annotated[bool, typer.Option("--local", help="Deploy to an embedded AWS (moto server on 127.0.0.1).")] = False,
+    keep: Annotated[bool, typer.Option(help="Leave the embedded AWS running and print how to reach it.")] = False,
+    assembly: Annotated[Path, typer.Option("--assembly", "-a", help="Cloud assembly folder from `mlops-kit synth`.")] = Path("cdk.out"),
+    stacks: Annotated[list[str] | None, typer.Option("--stack", help="Deploy only these stacks (globs); repeatable.")] = None,
+    demo: Annotated[bool, typer.Option(help="After the deploy, run the end-to-end flow on the example project.")] = False,
+) -> None:
+    """Deploy the synthesized platform. Only --local is offered here: for AWS use `npx cdk deploy`."""
+    if not local:
+        raise fail(KitError("mlops-kit deploy: --local is required; deploy to AWS with `npx cdk deploy` (README, DevOps guide)"))
+    if not (assembly / "manifest.json").exists():
+        raise fail(KitError(f"mlops-kit deploy: --assembly: {assembly}/manifest.json not found; run `mlops-kit synth` first"))
+    from mlops_kit.local import EmbeddedAws, deploy_assembly, printer, render_table
+
+    started = time.perf_counter()
+    ok = False
+    with EmbeddedAws(keep=keep) as aws:
+        typer.echo(f"embedded AWS on {aws.endpoint}")
+        result = deploy_assembly(assembly, aws, stacks=stacks or None, progress=printer())
+        typer.echo(render_table(result.stacks))
+        typer.echo(f"deploy: {'ok' if result.ok else 'FAILED'} in {time.perf_counter() - started:.1f} s")
+        ok = result.ok
+        if ok and demo:
+            from mlops_kit.local.demo import run_demo
+
+            ok = run_demo(aws, assembly, progress=printer())
+        if keep:
+            typer.echo(aws.keep_message())
+    if not ok:
+        raise typer.Exit(1)
+
+
 def main() -> None:
     """Console-script entry point."""
     try:
