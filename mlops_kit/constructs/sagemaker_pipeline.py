@@ -119,11 +119,8 @@ class SageMakerPipeline(Construct):
             role_arn=role.role_arn,
             pipeline_description=description,
             pipeline_display_name=display_name,
-            parallelism_configuration=(
-                sagemaker.CfnPipeline.ParallelismConfigurationProperty(max_parallel_execution_steps=max_parallel_steps)
-                if max_parallel_steps
-                else None
-            ),
+            # Typed as raw JSON by the L1: written as CloudFormation spells it.
+            parallelism_configuration={"MaxParallelExecutionSteps": max_parallel_steps} if max_parallel_steps else None,
             tags=[CfnTag(key=k, value=v) for k, v in sorted((tags or {}).items())] or None,
         )
         self.pipeline_arn = self.resource.stack.format_arn(service="sagemaker", resource="pipeline", resource_name=pipeline_name)

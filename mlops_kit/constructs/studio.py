@@ -77,6 +77,7 @@ class Studio(Construct):
         self.execution_role = execution_role
         self.encryption_key = encryption_key
         self.security_group = security_group
+        self.sharing_bucket = sharing_bucket
         self._tags = {"kit:platform": prefix, **(tags or {})}
 
         # Lifecycle configurations (base64 as the API wants it; content is create-only).

@@ -14,7 +14,7 @@ from mlops_kit.constructs.feature_store import OFFLINE_PREFIX, FeatureStore
 from mlops_kit.constructs.identity import boundary_name
 from mlops_kit.constructs.model_registry import ModelRegistry
 from mlops_kit.constructs.shared_data import KMS_GRANT_ACTION_FINDINGS, S3_GRANT_ACTION_FINDINGS, SharedData, arn_finding, object_finding
-from mlops_kit.constructs.studio import Studio
+from mlops_kit.constructs.studio import SHARED_NOTEBOOKS_PREFIX, Studio
 from mlops_kit.nag import suppress
 from mlops_kit.stacks import parameters
 from mlops_kit.stacks.backbone import BackboneStack
@@ -180,6 +180,8 @@ class SharedAssetsStack(Stack):
         findings = [*S3_GRANT_ACTION_FINDINGS, *KMS_GRANT_ACTION_FINDINGS]
         findings += [object_finding(self.shared_data.datasets_bucket, f"{zone}/*") for zone in ("raw", "curated")]
         findings.append(object_finding(self.shared_data.artifacts_bucket, "*"))
+        if self.studio is not None and self.studio.sharing_bucket is not None:
+            findings.append(object_finding(self.studio.sharing_bucket, f"{SHARED_NOTEBOOKS_PREFIX}/*"))
         if self.feature_store is not None:
             findings.append(object_finding(self.feature_store.offline_bucket, f"{OFFLINE_PREFIX}/*"))
             findings.append(arn_finding(self, self.feature_store.tables_arn))
