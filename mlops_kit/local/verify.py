@@ -29,6 +29,18 @@ def _last(physical_id: str) -> str:
     return physical_id
 
 
+# Types whose moto model has no physical id (``ListStackResources`` gives an empty one) although
+# AWS would give the name: the name property is used instead when it is a literal.
+NAME_FOR_MISSING_PHYSICAL_ID = {
+    "AWS::Events::EventBus": "Name",
+}
+
+
+def _physical_id_from_properties(cfn_type: str, properties: Mapping[str, Any]) -> str:
+    value = properties.get(NAME_FOR_MISSING_PHYSICAL_ID.get(cfn_type, ""))
+    return value if isinstance(value, str) else ""
+
+
 class Verifier:
     """Describe calls against the embedded AWS. ``client_factory(service)`` makes boto3 clients."""
 
@@ -50,6 +62,8 @@ class Verifier:
         self, cfn_type: str, physical_id: str, properties: Mapping[str, Any] | None = None
     ) -> str | None:
         check = CHECKS[cfn_type]  # KeyError: no verifier for this type
+        if not physical_id:
+            physical_id = _physical_id_from_properties(cfn_type, properties or {})
         if not physical_id:
             return "CloudFormation reports no physical id"
         try:
