@@ -31,7 +31,7 @@ def build_app(
     if config.delivery.enabled:
         # The pipeline is the only way in: the platform's stacks live in its stages (one per
         # environment), not at App level, so `cdk deploy --all` cannot bypass it.
-        add_delivery(app, config)
+        add_delivery(app, config, projects_dir=projects_dir)
     else:
         add_platform(app, config, env=environment(config), projects_dir=projects_dir)
     apply_checks(app)

@@ -18,7 +18,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from aws_cdk import Aws, Duration
+import aws_cdk as cdk
+from aws_cdk import Aws, Duration, Stack
 from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_codepipeline as codepipeline
 from aws_cdk import aws_codepipeline_actions as actions
@@ -28,7 +29,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from mlops_kit.config.delivery import CONNECTION_ARN, REPOSITORY
+from mlops_kit.config.delivery import CONNECTION_ARN, REPOSITORY, DeliveryConfig
 from mlops_kit.errors import KitError
 from mlops_kit.nag import suppress
 
@@ -55,12 +56,12 @@ def promotion_role_name(prefix: str) -> str:
     return f"{prefix}-pipeline-promotion"
 
 
-def promotion_role_arn(prefix: str, account: str) -> str:
-    return f"arn:{Aws.PARTITION}:iam::{account}:role/{promotion_role_name(prefix)}"
+def promotion_role_arn(prefix: str, account: str, partition: str = Aws.PARTITION) -> str:
+    return f"arn:{partition}:iam::{account}:role/{promotion_role_name(prefix)}"
 
 
-def sagemaker_pipeline_arn(region: str, account: str, name: str) -> str:
-    return f"arn:{Aws.PARTITION}:sagemaker:{region}:{account}:pipeline/{name}"
+def sagemaker_pipeline_arn(region: str, account: str, name: str, partition: str = Aws.PARTITION) -> str:
+    return f"arn:{partition}:sagemaker:{region}:{account}:pipeline/{name}"
 
 
 @dataclass(frozen=True)
@@ -118,6 +119,34 @@ class PromotionTarget:
             raise ProjectBuildError(f"promotion target {self.name!r}: account {self.account!r} is not 12 digits")
 
 
+@dataclass(frozen=True)
+class BuildPlacement:
+    """Where a project's build pipeline runs and what it promotes to."""
+
+    environment_name: str
+    promotion_targets: tuple[PromotionTarget, ...]
+
+
+def build_placement(scope: Construct, delivery: DeliveryConfig) -> BuildPlacement | None:
+    """Whether ``scope`` (a project stack) should hold the project's build pipeline.
+
+    Delivery off: yes, in the single environment, with no promotion. Delivery on: only in
+    the stage of the first (training) environment, promoting to every later environment in
+    order (production ones behind a manual approval); ``None`` in the other stages.
+    The Delivery stages expose their environment as ``Stage.of(scope).environment``.
+    """
+    if not delivery.enabled:
+        return BuildPlacement("default", ())
+    current = getattr(cdk.Stage.of(scope), "environment", None)
+    training = delivery.training_environment
+    if training is None or getattr(current, "name", None) != training.name:
+        return None
+    targets = tuple(
+        PromotionTarget(env.name, env.account, env.region, approval=env.is_production) for env in delivery.environments[1:]
+    )
+    return BuildPlacement(training.name, targets)
+
+
 class ProjectBuildPipeline(Construct):
     """CodePipeline (V2) for one project's seed code: Source, Test, Update (and run), Promote<Env>...
 
@@ -169,7 +198,9 @@ class ProjectBuildPipeline(Construct):
             description=f"{prefix}: build, update and promote the SageMaker pipeline of project {project_name}",
             permissions_boundary=permissions_boundary,
         )
-        own_pipeline = sagemaker_pipeline_arn(Aws.REGION, Aws.ACCOUNT_ID, sagemaker_pipeline_name)
+        stack = Stack.of(self)
+        partition = stack.partition
+        own_pipeline = sagemaker_pipeline_arn(stack.region, stack.account, sagemaker_pipeline_name, partition)
         self.role.add_to_principal_policy(
             iam.PolicyStatement(
                 sid="UpdateAndRunTheProjectPipeline",
@@ -182,7 +213,7 @@ class ProjectBuildPipeline(Construct):
                 iam.PolicyStatement(
                     sid="AssumePromotionRoles",
                     actions=["sts:AssumeRole"],
-                    resources=sorted({promotion_role_arn(prefix, t.account) for t in promotion_targets}),
+                    resources=sorted({promotion_role_arn(prefix, t.account, partition) for t in promotion_targets}),
                 )
             )
 
@@ -213,6 +244,7 @@ class ProjectBuildPipeline(Construct):
             '--pipeline-name "$PIPELINE_NAME" --pipeline-execution-description "seed code $CODEBUILD_RESOLVED_SOURCE_VERSION"; fi',
         ]
         update = self._project("Update", encryption_key, update_commands)
+        self.projects = [test, update]
 
         stages = [
             codepipeline.StageProps(stage_name="Source", actions=[source_action]),
@@ -227,7 +259,7 @@ class ProjectBuildPipeline(Construct):
                         action_name="UpdateAndRun",
                         project=update,
                         input=source_output,
-                        environment_variables=self._variables(environment_name, Aws.ACCOUNT_ID, Aws.REGION, "", start_run),
+                        environment_variables=self._variables(environment_name, stack.account, stack.region, "", start_run),
                     )
                 ],
             ),
@@ -249,7 +281,7 @@ class ProjectBuildPipeline(Construct):
                     input=source_output,
                     run_order=2,
                     environment_variables=self._variables(
-                        target.name, target.account, target.region, promotion_role_arn(prefix, target.account), False
+                        target.name, target.account, target.region, promotion_role_arn(prefix, target.account, partition), False
                     ),
                 )
             )
@@ -266,7 +298,7 @@ class ProjectBuildPipeline(Construct):
             triggers=[trigger] if trigger is not None else None,
         )
         self.pipeline.node.add_dependency(self.role)
-        self._suppress(promotion_targets)
+        self._suppress(artifact_bucket)
 
     def _source_action(
         self, source: ProjectSource, output: codepipeline.Artifact
@@ -338,13 +370,38 @@ class ProjectBuildPipeline(Construct):
         }
         return {key: codebuild.BuildEnvironmentVariable(value=value) for key, value in values.items()}
 
-    def _suppress(self, targets: Sequence[PromotionTarget]) -> None:
+    def _suppress(self, artifact_bucket: s3.IBucket) -> None:
+        """Each generated role gets exactly the wildcard findings of CDK's artifact and report grants."""
+        stack = Stack.of(self)
+        resolved = stack.resolve(artifact_bucket.bucket_arn)
+        if isinstance(resolved, dict) and "Fn::GetAtt" in resolved:
+            objects = f"Resource::<{resolved['Fn::GetAtt'][0]}.Arn>/*"
+        else:
+            objects = f"Resource::{resolved}/*"
+        artifacts = [
+            "Action::s3:GetObject*", "Action::s3:GetBucket*", "Action::s3:List*", "Action::s3:DeleteObject*",
+            "Action::s3:Abort*", "Action::kms:GenerateDataKey*", "Action::kms:ReEncrypt*", objects,
+        ]
+        reason = (
+            "CDK's pipeline artifact grants: object-level S3 actions on this pipeline's own artifact bucket and KMS "
+            "data-key variants on the project's key"
+        )
+        suppress(self.pipeline.role, "AwsSolutions-IAM5", reason, applies_to=artifacts, children=True)
+        for construct in self.pipeline.node.find_all():
+            if isinstance(construct, iam.Role) and "/Source/" in construct.node.path:
+                suppress(construct, "AwsSolutions-IAM5", reason, applies_to=artifacts, children=True)
+        partition = "<AWS::Partition>" if cdk.Token.is_unresolved(stack.partition) else stack.partition
+        region = "<AWS::Region>" if cdk.Token.is_unresolved(stack.region) else stack.region
+        account = "<AWS::AccountId>" if cdk.Token.is_unresolved(stack.account) else stack.account
+        reports: list[str] = []
+        for project in self.projects:
+            name = stack.get_logical_id(project.node.default_child)  # type: ignore[arg-type]
+            reports.append(f"Resource::arn:{partition}:codebuild:{region}:{account}:report-group/<{name}>-*")
+            reports.append(f"Resource::arn:{partition}:logs:{region}:{account}:log-group:/aws/codebuild/<{name}>:*")
         suppress(
-            self.role,
-            "AwsSolutions-IAM5",
-            "Grants that CDK writes for CodeBuild and CodePipeline: reports and log streams under this project's "
-            "own log group and report groups, and the artifact bucket's and key's object-level actions",
-            children=True,
+            self.role, "AwsSolutions-IAM5",
+            reason + "; CodeBuild test reports and default log streams named after this pipeline's own two projects",
+            applies_to=[*artifacts, *reports], children=True,
         )
 
 
@@ -370,18 +427,19 @@ class PromotionRole(Construct):
         super().__init__(scope, construct_id)
         if not ACCOUNT.match(training_account):
             raise ProjectBuildError(f"training_account {training_account!r} is not 12 digits")
+        stack = Stack.of(self)
         self.role = iam.Role(
             self,
             "Resource",
             role_name=promotion_role_name(prefix),
             description=f"{prefix}: project build pipelines in {training_account} promote SageMaker pipeline definitions here",
             assumed_by=iam.AccountPrincipal(training_account).with_conditions(
-                {"ArnLike": {"aws:PrincipalArn": f"arn:{Aws.PARTITION}:iam::{training_account}:role/{prefix}-*-build"}}
+                {"ArnLike": {"aws:PrincipalArn": f"arn:{stack.partition}:iam::{training_account}:role/{prefix}-*-build"}}
             ),
             max_session_duration=Duration.hours(1),
             permissions_boundary=permissions_boundary,
         )
-        pipelines_arn = sagemaker_pipeline_arn(Aws.REGION, Aws.ACCOUNT_ID, f"{prefix}-*")
+        pipelines_arn = sagemaker_pipeline_arn(stack.region, stack.account, f"{prefix}-*", stack.partition)
         run_actions = ["sagemaker:StartPipelineExecution"] if allow_start else []
         self.role.add_to_principal_policy(
             iam.PolicyStatement(
@@ -395,10 +453,19 @@ class PromotionRole(Construct):
             "AwsSolutions-IAM5",
             f"Only SageMaker pipelines whose names start with the kit prefix '{prefix}-' in this account and region; "
             "project pipelines are added after this role exists",
-            applies_to=[f"Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:pipeline/{prefix}-*"],
+            applies_to=[f"Resource::{_nag_text(stack, pipelines_arn)}"],
             children=True,
         )
 
 
 def _pascal(name: str) -> str:
     return "".join(part.capitalize() for part in re.split(r"[-_]", name))
+
+
+def _nag_text(stack: Stack, value: str) -> str:
+    """How cdk-nag writes a (possibly tokenized) ARN in its findings: pseudo parameters as <AWS::...>."""
+    resolved = stack.resolve(value)
+    if isinstance(resolved, str):
+        return resolved
+    parts = resolved["Fn::Join"][1]
+    return "".join(p if isinstance(p, str) else f"<{p['Ref']}>" for p in parts)

@@ -11,6 +11,7 @@ build pipelines assume to promote their SageMaker pipeline definitions.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import aws_cdk as cdk
 from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack, pipelines
@@ -57,11 +58,14 @@ class PlatformStage(cdk.Stage):
         config: KitConfig,
         environment: DeliveryEnvironment,
         training_account: str,
+        projects_dir: Path | None = None,
     ) -> None:
         env = cdk.Environment(account=environment.account, region=environment.region)
         super().__init__(scope, construct_id, env=env)
         self.environment = environment
-        self.platform: Platform = add_platform(self, config, env=env, termination_protection=environment.protected)
+        self.platform: Platform = add_platform(
+            self, config, env=env, termination_protection=environment.protected, projects_dir=projects_dir
+        )
         self.access: DeliveryAccessStack | None = None
         if environment.account != training_account:
             self.access = DeliveryAccessStack(
@@ -80,7 +84,9 @@ class PlatformStage(cdk.Stage):
 class DeliveryStack(Stack):
     """The pipeline, its encrypted artifacts, its source and its failure notifications."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, config: KitConfig, **kwargs: object) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, *, config: KitConfig, projects_dir: Path | None = None, **kwargs: object
+    ) -> None:
         super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
         delivery = config.delivery
         if not delivery.enabled or delivery.source is None or delivery.tooling is None:
@@ -133,7 +139,10 @@ class DeliveryStack(Stack):
         training = delivery.environments[0].account
         self.stages: list[PlatformStage] = []
         for environment in delivery.environments:
-            stage = PlatformStage(self, stage_id(environment.name), config=config, environment=environment, training_account=training)
+            stage = PlatformStage(
+                self, stage_id(environment.name), config=config, environment=environment, training_account=training,
+                projects_dir=projects_dir,
+            )
             approval = f"Deploy the {prefix} platform to {environment.name} ({environment.account}, {environment.region})"
             self.pipeline.add_environment(stage, approval=approval if environment.is_production else None)
             self.stages.append(stage)
@@ -142,7 +151,7 @@ class DeliveryStack(Stack):
 
 
 
-def add_delivery(scope: Construct, config: KitConfig) -> DeliveryStack:
+def add_delivery(scope: Construct, config: KitConfig, *, projects_dir: Path | None = None) -> DeliveryStack:
     """The ``Delivery`` stack in the tooling account; its pipeline holds the platform's stages.
 
     The stack carries termination protection: deleting it by accident would stop delivery
@@ -155,6 +164,7 @@ def add_delivery(scope: Construct, config: KitConfig) -> DeliveryStack:
         scope,
         "Delivery",
         config=config,
+        projects_dir=projects_dir,
         env=cdk.Environment(account=tooling.account, region=tooling.region),
         stack_name=f"{config.prefix}-delivery",
         description=f"{config.prefix} MLOps platform, tier 1: the kit's own CI/CD pipeline",

@@ -253,9 +253,7 @@ def test_promotion_role_trusts_exactly_the_training_account(assembly: Path) -> N
         trust = roles[0]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
         assert len(trust) == 1
         assert accounts_in(trust[0]["Principal"]) == {DEV}
-        assert trust[0]["Condition"] == {
-            "ArnLike": {"aws:PrincipalArn": {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, f":iam::{DEV}:role/mlops-*-build"]]}}
-        }
+        assert trust[0]["Condition"] == {"ArnLike": {"aws:PrincipalArn": f"arn:aws:iam::{DEV}:role/mlops-*-build"}}
         assert "PermissionsBoundary" in roles[0]["Properties"]
 
 
