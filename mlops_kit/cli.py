@@ -6,7 +6,6 @@ A mistake in a config file or on the command line prints one plain message and e
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -69,12 +68,9 @@ def schema(
     ),
 ) -> None:
     """Write the JSON Schema of kit.yaml so editors can complete and check it."""
-    from mlops_kit.config import KitConfig
+    from mlops_kit.config import json_schema_text
 
-    document = KitConfig.model_json_schema()
-    document["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    document["title"] = "sagemaker-mlops-kit configuration (kit.yaml)"
-    text = json.dumps(document, indent=2, sort_keys=True) + "\n"
+    text = json_schema_text()
     if str(output) == "-":
         typer.echo(text, nl=False)
         return

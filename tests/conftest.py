@@ -43,9 +43,9 @@ def config_from_yaml(text: str, name: str = "kit.yaml") -> KitConfig:
     return validate_document(KitConfig, parse_yaml(text, name))
 
 
-def synth_app(config: KitConfig, outdir: Path) -> cdk.App:
+def synth_app(config: KitConfig, outdir: Path, projects_dir: Path | None = ROOT / "projects") -> cdk.App:
     app = cdk.App(context=feature_flags(), outdir=str(outdir))
-    build_app(config, app=app)
+    build_app(config, app=app, projects_dir=projects_dir)
     app.synth()
     return app
 

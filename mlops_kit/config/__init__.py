@@ -21,10 +21,21 @@ __all__ = [
     "ConfigError",
     "KitConfig",
     "ProjectConfig",
+    "json_schema_text",
     "load_config",
     "load_project",
     "projects_dir_of",
 ]
+
+
+def json_schema_text() -> str:
+    """kit.yaml's JSON Schema, as ``mlops-kit schema`` writes it (stable key order)."""
+    import json
+
+    document = KitConfig.model_json_schema()
+    document["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    document["title"] = "sagemaker-mlops-kit configuration (kit.yaml)"
+    return json.dumps(document, indent=2, sort_keys=True) + "\n"
 
 
 def projects_dir_of(config_path: Path) -> Path:

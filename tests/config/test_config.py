@@ -165,4 +165,12 @@ def test_fails_if_tag_key_is_reserved() -> None:
 
 def test_the_shipped_file_has_no_unknown_sections() -> None:
     text = (ROOT / "kit.yaml").read_text()
-    assert load_config(ROOT / "kit.yaml") == config_from_yaml(text)
+    loaded = load_config(ROOT / "kit.yaml")
+    assert [p.name for p in loaded.projects] == ["credit-risk"]
+    assert loaded.model_copy(update={"projects": ()}) == config_from_yaml(text)
+
+
+def test_committed_json_schema_is_current() -> None:
+    from mlops_kit.config import json_schema_text
+
+    assert (ROOT / "kit.schema.json").read_text() == json_schema_text(), "run `mlops-kit schema` and commit kit.schema.json"
