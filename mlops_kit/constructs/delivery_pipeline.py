@@ -24,11 +24,8 @@ CDK_CLI_VERSION = "2.1148.1"
 CDK_ASSETS_VERSION = "4"
 
 # The same checks as `make test` (unit tests, cdk-nag, cfn-lint), then the synth that deploys.
-DEFAULT_INSTALL_COMMANDS: tuple[str, ...] = (
-    "npm ci",
-    "python -m venv .venv",
-    ".venv/bin/python -m pip install --quiet -e '.[dev]'",
-)
+# `make setup` creates .venv (which cdk.json's app command uses) and runs `npm ci`.
+DEFAULT_INSTALL_COMMANDS: tuple[str, ...] = ("make setup",)
 FAILED_EXECUTION_EVENT = "codepipeline-pipeline-pipeline-execution-failed"
 
 
@@ -88,6 +85,9 @@ class DeliveryPipeline(Construct):
             pipeline_name=pipeline_name,
             synth=self.synth_step,
             artifact_bucket=artifact_bucket,
+            # Replication buckets in other regions (cross-region support stacks) get KMS keys too.
+            cross_account_keys=True,
+            enable_key_rotation=True,
             pipeline_type=codepipeline.PipelineType.V2,
             self_mutation=True,
             cli_version=CDK_CLI_VERSION,
