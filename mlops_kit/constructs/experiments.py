@@ -9,7 +9,11 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
-from mlops_kit.constructs.shared_data import KMS_GRANT_ACTION_FINDINGS, S3_GRANT_ACTION_FINDINGS, object_finding
+from mlops_kit.constructs.shared_data import (
+    KMS_GRANT_ACTION_FINDINGS,
+    S3_GRANT_ACTION_FINDINGS,
+    object_finding,
+)
 from mlops_kit.errors import KitError
 from mlops_kit.nag import suppress
 

@@ -13,7 +13,12 @@ from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
 from mlops_kit.config.shared import FeatureGroupConfig
-from mlops_kit.constructs.shared_data import KMS_GRANT_ACTION_FINDINGS, S3_GRANT_ACTION_FINDINGS, arn_finding, object_finding
+from mlops_kit.constructs.shared_data import (
+    KMS_GRANT_ACTION_FINDINGS,
+    S3_GRANT_ACTION_FINDINGS,
+    arn_finding,
+    object_finding,
+)
 from mlops_kit.constructs.storage import SecureBucket
 from mlops_kit.errors import KitError
 from mlops_kit.nag import suppress

@@ -8,7 +8,7 @@ from aws_cdk import Duration, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
-from constructs import Construct
+from constructs import Construct, IConstruct
 
 from mlops_kit.constructs.storage import SecureBucket
 
@@ -21,7 +21,7 @@ S3_GRANT_ACTION_FINDINGS = ["Action::s3:Abort*", "Action::s3:DeleteObject*", "Ac
 KMS_GRANT_ACTION_FINDINGS = ["Action::kms:GenerateDataKey*", "Action::kms:ReEncrypt*"]
 
 
-def arn_finding(scope: Construct, arn: str) -> str:
+def arn_finding(scope: IConstruct, arn: str) -> str:
     """cdk-nag's text for a resource ARN (``Resource::...``), for a narrow ``applies_to``.
 
     cdk-nag renders pseudo parameters as ``<AWS::Region>`` and attributes as ``<Logical.Arn>``;

@@ -188,7 +188,7 @@ class Studio(Construct):
                     conditions={"ForAnyValue:StringNotLike": {"sagemaker:InstanceTypes": [*self.instance_types, "system"]}},
                 )
             ],
-            roles=[execution_role],  # type: ignore[list-item]
+            roles=[execution_role],
         )
         self.user_profiles: dict[str, sagemaker.CfnUserProfile] = {}
         self._persona_policies: dict[str, iam.Policy] = {}
@@ -313,6 +313,6 @@ class Studio(Construct):
     def _persona_policy(self, persona: str, role: iam.IRole) -> iam.Policy:
         if persona not in self._persona_policies:
             self._persona_policies[persona] = iam.Policy(
-                self, f"{_pascal(persona)}ProfileAccess", roles=[role]  # type: ignore[list-item]
+                self, f"{_pascal(persona)}ProfileAccess", roles=[role]
             )
         return self._persona_policies[persona]

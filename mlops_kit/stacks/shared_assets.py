@@ -13,7 +13,13 @@ from mlops_kit.constructs.experiments import ExperimentTracking
 from mlops_kit.constructs.feature_store import OFFLINE_PREFIX, FeatureStore
 from mlops_kit.constructs.identity import boundary_name
 from mlops_kit.constructs.model_registry import ModelRegistry
-from mlops_kit.constructs.shared_data import KMS_GRANT_ACTION_FINDINGS, S3_GRANT_ACTION_FINDINGS, SharedData, arn_finding, object_finding
+from mlops_kit.constructs.shared_data import (
+    KMS_GRANT_ACTION_FINDINGS,
+    S3_GRANT_ACTION_FINDINGS,
+    SharedData,
+    arn_finding,
+    object_finding,
+)
 from mlops_kit.constructs.studio import SHARED_NOTEBOOKS_PREFIX, Studio
 from mlops_kit.nag import suppress
 from mlops_kit.stacks import parameters

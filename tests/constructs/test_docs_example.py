@@ -20,8 +20,8 @@ def block(marker: str) -> str:
 @pytest.fixture(scope="module")
 def namespace() -> dict[str, Any]:
     scope: dict[str, Any] = {"__name__": "docs_example"}
-    exec(compile(block("construct"), str(DOC), "exec"), scope)  # noqa: S102 - our own documentation
-    exec(compile(block("test"), str(DOC), "exec"), scope)  # noqa: S102
+    exec(compile(block("construct"), str(DOC), "exec"), scope)
+    exec(compile(block("test"), str(DOC), "exec"), scope)
     return scope
 
 

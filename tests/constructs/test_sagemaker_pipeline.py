@@ -118,8 +118,9 @@ def test_definition_tokens_are_cloudformation_functions_and_json_stays_valid(bui
 
 
 def test_step_code_travels_as_an_asset_the_role_may_read(built: tuple[cdk.Stack, SageMakerPipeline, Template]) -> None:
-    stack, pipeline, template = built
-    assert pipeline.code_urls["preprocess"] == pipeline.code_assets["preprocess"].s3_object_url
+    _, pipeline, template = built
+    asset = pipeline.code_assets["preprocess"]
+    assert pipeline.code_urls["preprocess"].endswith(f"/{asset.asset_hash}.py")
     body = next(iter(template.find_resources("AWS::SageMaker::Pipeline").values()))["Properties"]["PipelineDefinition"]["PipelineDefinitionBody"]
     definition = json.loads(substitute(body))
     code_uri = definition["Steps"][0]["Arguments"]["ProcessingInputs"][0]["S3Input"]["S3Uri"]
@@ -220,5 +221,5 @@ def test_fails_if_pipeline_name_is_invalid() -> None:
 
 def test_fails_if_code_asset_is_missing(tmp_path: Path) -> None:
     stack, _, role, _ = resources()
-    with pytest.raises(KitError, match="code asset 'train'.*does not exist"):
+    with pytest.raises(KitError, match=r"code asset 'train'.*does not exist"):
         SageMakerPipeline(stack, "P", pipeline_name="kit-x", role=role, code_assets={"train": tmp_path / "nope.py"}, definition=lambda urls: '{"Steps": []}')

@@ -15,7 +15,7 @@ import cfnlint.api
 import pytest
 from aws_cdk.assertions import Match, Template
 
-from mlops_kit.config import ConfigError, KitConfig
+from mlops_kit.config import ConfigError
 from mlops_kit.stacks import parameters
 from tests.conftest import ROOT, config_from_yaml, nag_problems, synth_app
 
