@@ -23,8 +23,8 @@ import pytest
 from mlops_kit.app import build_app
 from mlops_kit.config import load_config
 from mlops_kit.local import DeployResult, EmbeddedAws, deploy_assembly, render_table
-from mlops_kit.local.deploy import find_cdk_cli
 from mlops_kit.local.demo import run_demo
+from mlops_kit.local.deploy import find_cdk_cli
 from mlops_kit.local.report import CLOUDFORMATION, FAILED, SERVICE_API, UNCHECKED
 
 from ..conftest import ROOT, feature_flags
@@ -180,7 +180,16 @@ def test_cli_deploy_local_demo_in_a_ci_like_environment(run: Run, platform_assem
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env.update({"CI": "true", "AWS_EC2_METADATA_DISABLED": "true"})
     finished = subprocess.run(
-        [sys.executable, "-m", "mlops_kit", "deploy", "--local", "--demo", "--assembly", str(platform_assembly)],
+        [
+            sys.executable,
+            "-m",
+            "mlops_kit",
+            "deploy",
+            "--local",
+            "--demo",
+            "--assembly",
+            str(platform_assembly),
+        ],
         cwd=ROOT,
         env=env,
         capture_output=True,
