@@ -6,16 +6,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from mlops_kit.config import KitConfig
+from mlops_kit.constructs.identity import boundary_name
 from mlops_kit.stacks.backbone import BackboneStack
 from mlops_kit.stacks.project import ProjectStack
 from mlops_kit.stacks.shared_assets import SharedAssetsStack
 
 # Changing tags on a Studio domain or user profile forces their replacement, which fails
 # while users exist: they get their tags once, at creation, and never from the app-wide tags.
-TAG_IMMUTABLE_TYPES = ["AWS::SageMaker::Domain", "AWS::SageMaker::UserProfile"]
+# Feature groups and Studio lifecycle configs take tags only at creation, too (create-only).
+TAG_IMMUTABLE_TYPES = [
+    "AWS::SageMaker::Domain",
+    "AWS::SageMaker::UserProfile",
+    "AWS::SageMaker::FeatureGroup",
+    "AWS::SageMaker::StudioLifecycleConfig",
+]
 
 
 @dataclass
@@ -80,10 +88,18 @@ def add_platform(
             termination_protection=termination_protection,
         )
         # Ordering only: the project reads tier 1 and 2 through SSM parameters, not exports.
-        stack.add_dependency(shared)
+        stack.add_stack_dependency(shared)
         platform.projects[project.name] = stack
+    for stack in platform.stacks[1:]:
+        apply_boundary(stack, prefix)
     tag(scope, config)
     return platform
+
+
+def apply_boundary(stack: cdk.Stack, prefix: str) -> None:
+    """The backbone's permission boundary on every role of ``stack`` (found by its fixed name)."""
+    boundary = iam.ManagedPolicy.from_managed_policy_name(stack, "KitPermissionBoundary", boundary_name(prefix))
+    iam.PermissionsBoundary.of(stack).apply(boundary)
 
 
 def tag(scope: Construct, config: KitConfig) -> None:

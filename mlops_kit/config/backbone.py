@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from dataclasses import dataclass
 from typing import Literal, Self
 
 from pydantic import Field, field_validator, model_validator
 
 from mlops_kit.config.common import AccountId, PrincipalArn, Region, RetentionDays, Section
+from mlops_kit.config.validation import FieldProblem
 
 
 class EnvironmentConfig(Section):
@@ -85,6 +87,31 @@ class NetworkConfig(Section):
     internet: Literal["none", "egress"] = "none"
     interface_endpoints: list[EndpointName] = Field(default_factory=lambda: list(DEFAULT_ENDPOINTS))
     flow_logs: FlowLogsConfig = Field(default_factory=FlowLogsConfig)
+    availability_zones: list[str] | None = Field(
+        default=None,
+        description="AZ names for a pinned region (e.g. [eu-west-1a, eu-west-1b]); default: the region's a, b, c... "
+        "in order. Ignored by environment-agnostic synths, which take the first az_count AZs at deploy time.",
+    )
+
+    @field_validator("availability_zones")
+    @classmethod
+    def _zones(cls, value: list[str] | None) -> list[str] | None:
+        if value is None:
+            return value
+        for zone in value:
+            if not re.fullmatch(r"[a-z]{2}(-[a-z]+)+-\d[a-z]", zone):
+                raise ValueError(f"{zone!r} is not an availability zone name such as eu-west-1a")
+        if len(set(value)) != len(value):
+            raise ValueError("each availability zone may be listed once")
+        return value
+
+    @model_validator(mode="after")
+    def _zone_count(self) -> Self:
+        if self.availability_zones is not None and len(self.availability_zones) != self.az_count:
+            raise FieldProblem(
+                ("availability_zones",), f"lists {len(self.availability_zones)} zones but az_count is {self.az_count}"
+            )
+        return self
 
     @field_validator("cidr")
     @classmethod

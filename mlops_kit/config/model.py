@@ -44,7 +44,8 @@ class KitConfig(Section):
 
     @model_validator(mode="after")
     def _agnostic_azs(self) -> Self:
-        if self.environment.is_agnostic and self.network.az_count > MAX_AGNOSTIC_AZS:
+        # With delivery on, every stage has its own account and region, so AZs are known.
+        if self.environment.is_agnostic and not self.delivery.enabled and self.network.az_count > MAX_AGNOSTIC_AZS:
             raise FieldProblem(
                 ("network", "az_count"),
                 f"got {self.network.az_count}: more than {MAX_AGNOSTIC_AZS} availability zones needs "

@@ -23,7 +23,9 @@ class Network(Construct):
     no NAT; AWS services are reached only through the S3 gateway endpoint and the
     interface endpoints named in ``interface_endpoints`` (see ``INTERFACE_ENDPOINTS`` for
     why each one exists). ``internet="egress"`` adds one NAT gateway per AZ for outbound
-    traffic only (pip installs from notebooks, public model hubs).
+    traffic only (pip installs from notebooks, public model hubs). ``availability_zones``
+    names the zones when the region is known (no AZ lookup is made at synth); without it,
+    the stack's zones are used (``Fn::GetAZs`` for environment-agnostic stacks).
     """
 
     def __init__(
@@ -37,6 +39,7 @@ class Network(Construct):
         interface_endpoints: Sequence[str],
         logs_key: kms.IKey,
         flow_logs_retention: logs.RetentionDays | None,
+        availability_zones: Sequence[str] | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         if internet not in ("none", "egress"):
@@ -58,7 +61,8 @@ class Network(Construct):
             self,
             "Vpc",
             ip_addresses=ec2.IpAddresses.cidr(cidr),
-            max_azs=az_count,
+            max_azs=None if availability_zones else az_count,
+            availability_zones=list(availability_zones) if availability_zones else None,
             nat_gateways=az_count if egress else 0,
             subnet_configuration=subnets,
             enable_dns_hostnames=True,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import CfnOutput, Fn, Stack
+from aws_cdk import CfnOutput, Fn, Stack, Token
 from aws_cdk import aws_iam as iam
 
 from constructs import Construct
@@ -42,6 +42,7 @@ class BackboneStack(Stack):
             interface_endpoints=config.network.interface_endpoints,
             logs_key=self.keys.logs_key,
             flow_logs_retention=retention(flow_logs.retention_days) if flow_logs.enabled else None,
+            availability_zones=self._zones(config),
         )
         self.personas = PersonaRoles(
             self,
@@ -69,8 +70,18 @@ class BackboneStack(Stack):
         }
         values.update({f"persona/{name.replace('_', '-')}-role-arn": role.role_arn for name, role in self.personas.roles.items()})
         self.parameters = parameters.publish(self, prefix, values)
+        # Every role of this stack, CDK's own helper roles included, sits under the boundary.
+        iam.PermissionsBoundary.of(self).apply(self.boundary.policy)
         for name, role in self.personas.roles.items():
             CfnOutput(self, f"{name.title().replace('_', '')}RoleArn", value=role.role_arn, description=f"Assume this role as a {name.replace('_', ' ')}")
+
+    def _zones(self, config: KitConfig) -> list[str] | None:
+        """Zones for a pinned region, without an AZ lookup (no AWS call at synth)."""
+        if config.network.availability_zones:
+            return config.network.availability_zones
+        if Token.is_unresolved(self.region):
+            return None
+        return [f"{self.region}{letter}" for letter in "abcdef"[: config.network.az_count]]
 
     @property
     def permission_boundary(self) -> iam.IManagedPolicy:

@@ -125,7 +125,11 @@ class ProjectStack(Stack):
         data_key.grant_encrypt_decrypt(self.team_role)
 
         # -- model registry --------------------------------------------------------------------
-        reader_accounts = list(getattr(getattr(config.shared_assets, "model_registry", None), "reader_accounts", []) or [])
+        # Staging and production accounts read approved packages from the training account.
+        reader_accounts = sorted(
+            {*config.shared_assets.model_registry.reader_accounts, *config.delivery.deployment_accounts()}
+            - {self.account}
+        )
         self.model_group = ModelPackageGroup(
             self, "ModelPackageGroup", prefix=prefix, project=project.name, reader_accounts=reader_accounts
         )

@@ -39,7 +39,7 @@ class SharedAssetsStack(Stack):
         self, scope: Construct, construct_id: str, *, config: KitConfig, backbone: BackboneStack, **kwargs: object
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
-        self.add_dependency(backbone)
+        self.add_stack_dependency(backbone)
         prefix = config.prefix
         shared = config.shared_assets
 

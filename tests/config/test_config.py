@@ -52,7 +52,7 @@ def test_fails_if_key_is_unknown_and_lists_the_allowed_keys() -> None:
     error = error_for("network:\n  cidrr: 10.0.0.0/16\n")
     assert str(error) == (
         "kit.yaml:2: network.cidrr: unknown key 'cidrr'; allowed keys: cidr, az_count, internet, "
-        "interface_endpoints, flow_logs"
+        "interface_endpoints, flow_logs, availability_zones"
     )
 
 
@@ -174,3 +174,14 @@ def test_committed_json_schema_is_current() -> None:
     from mlops_kit.config import json_schema_text
 
     assert (ROOT / "kit.schema.json").read_text() == json_schema_text(), "run `mlops-kit schema` and commit kit.schema.json"
+
+
+def test_fails_if_availability_zones_do_not_match_az_count() -> None:
+    error = error_for("network:\n  az_count: 2\n  availability_zones: [eu-west-1a]\n")
+    assert error.field == "network.availability_zones"
+    assert "az_count is 2" in str(error)
+
+
+def test_fails_if_availability_zone_name_is_invalid() -> None:
+    error = error_for("network:\n  az_count: 1\n  availability_zones: [west]\n")
+    assert error.field == "network.availability_zones"

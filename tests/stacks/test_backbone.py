@@ -42,9 +42,7 @@ def test_keys_and_buckets_are_retained(template: Template) -> None:
 
 def test_every_role_carries_the_permission_boundary(template: Template) -> None:
     roles = template.find_resources("AWS::IAM::Role")
-    without = [lid for lid, role in roles.items() if "PermissionsBoundary" not in role["Properties"]]
-    # CDK's own custom-resource provider role (default security group restriction) is the only exception
-    assert [lid for lid in without if not lid.startswith("Custom")] == []
+    assert [lid for lid, role in roles.items() if "PermissionsBoundary" not in role["Properties"]] == []
 
 
 def test_data_key_policy_names_the_execution_role(template: Template) -> None:

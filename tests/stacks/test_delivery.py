@@ -286,11 +286,6 @@ def test_every_template_is_cfn_lint_clean(assembly: Path) -> None:
     assert problems == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Backbone with a concrete account and region reads stack.availability_zones, which without a "
-    "context lookup gives dummy1a/dummy1b; it needs availability zones from config (Backbone owner)",
-)
 def test_stage_subnets_use_real_availability_zones(assembly: Path) -> None:
     for name, body in all_templates(assembly).items():
         assert "dummy1" not in json.dumps(body), name
