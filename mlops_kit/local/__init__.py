@@ -12,7 +12,9 @@ Typical use::
 Modules: ``server`` (the moto process), ``assembly`` (reading ``cdk.out``, uploading assets),
 ``plan`` (what moto's CloudFormation can create, and in which wave), ``intrinsics`` (resolving
 CloudFormation functions), ``sagemaker_api`` (SageMaker types moto's CloudFormation skips),
-``verify`` (describe calls per type), ``deploy`` (bootstrap, deploy, destroy), ``report``.
+``service_api`` (other skipped types whose service API moto has: policies, alarms, budgets, Glue),
+``verify`` (describe calls per type), ``deploy`` (bootstrap, deploy, destroy), ``report``,
+``demo`` (the end-to-end flow on the example project after a deploy).
 """
 
 from mlops_kit.local.assembly import AssemblyError, CloudAssembly, StackArtifact, load_assembly

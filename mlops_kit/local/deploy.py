@@ -3,7 +3,7 @@
 How a stack goes in (``deploy_stack``):
 
 1. ``plan.plan_template`` sorts its resources into native (moto's CloudFormation creates them),
-   api (SageMaker types created here through the SageMaker API), predicted, custom and
+   api (types created here through their service API: ``sagemaker_api``, ``service_api``), predicted, custom and
    unsupported (all three reported unchecked), and gives each a wave.
 2. Wave 0 is a ``CreateStack`` with the native resources that need nothing from the API side.
    References to stripped resources are replaced by literals: real values for API-created
@@ -66,7 +66,7 @@ from typing import Any, Protocol, TextIO
 
 from botocore.exceptions import ClientError
 
-from mlops_kit.local import sagemaker_api
+from mlops_kit.local import sagemaker_api, service_api
 from mlops_kit.local.assembly import CloudAssembly, StackArtifact, load_assembly, publish_file_assets
 from mlops_kit.local.intrinsics import Evaluator, UnresolvedError, getatt_pairs, substitute
 from mlops_kit.local.plan import (
@@ -566,7 +566,11 @@ class _StackDeployer:
     ) -> None:
         resource = plan.resources[logical_id]
         raw = template["Resources"][logical_id]
-        ctx = {"account_id": self.target.account_id, "region": self.target.region}
+        ctx = {
+            "account_id": self.target.account_id,
+            "region": self.target.region,
+            "stack_name": self.stack.stack_name,
+        }
         if resource.condition and not evaluator.condition(resource.condition):
             return
         try:
@@ -584,13 +588,20 @@ class _StackDeployer:
             )
             return
         if resource.kind == API:
-            outcome = sagemaker_api.create(
-                self.target.client("sagemaker"), logical_id, resource.cfn_type, props, ctx
-            )
+            if service_api.is_api_type(resource.cfn_type):
+                service = service_api.SERVICES[resource.cfn_type]
+                outcome = service_api.create(self.target.client, logical_id, resource.cfn_type, props, ctx)
+            else:
+                service = "SageMaker"
+                outcome = sagemaker_api.create(
+                    self.target.client("sagemaker"), logical_id, resource.cfn_type, props, ctx
+                )
             verb = (
-                "created via SageMaker API"
+                f"created via {service} API"
                 if outcome.created
-                else f"FAILED via SageMaker API: {outcome.reason}"
+                else f"FAILED via {service} API: {outcome.reason}"
+                if outcome.failed
+                else f"not created ({outcome.reason})"
             )
             self.say(f"{logical_id} ({resource.cfn_type}) {verb}")
         else:
@@ -1029,6 +1040,22 @@ def destroy_stack(target: AwsTarget, stack_name: str, *, progress: Progress = _q
                     "retained",
                 )
             )
+            continue
+        service_deleter = service_api.DELETERS.get(record["cfn_type"])
+        if service_deleter is not None:
+            try:
+                service_deleter(target.client, {**record, "account_id": target.account_id})
+                report.deleted.append(label)
+            except (ClientError, RuntimeError) as error:
+                report.left_behind.append(
+                    ResourceResult(
+                        record["logical_id"],
+                        record["cfn_type"],
+                        FAILED,
+                        record.get("physical_id", ""),
+                        str(error),
+                    )
+                )
             continue
         deleter = _API_DELETERS.get(record["cfn_type"])
         if deleter is None:

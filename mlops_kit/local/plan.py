@@ -3,15 +3,17 @@
 Every resource gets a *kind*:
 
 ``native``      moto's CloudFormation has a model for the type: it stays in the template.
-``api``         a SageMaker type moto's CloudFormation skips but its SageMaker API implements
-                (``sagemaker_api.CREATORS``): stripped, then created through the API.
+``api``         a type moto's CloudFormation skips but whose service API moto implements
+                (SageMaker types in ``sagemaker_api.CREATORS``; bucket and topic policies,
+                alarms, budgets, Glue databases in ``service_api.CREATORS``): stripped, then
+                created through that API.
 ``predicted``   a SageMaker type moto implements nowhere: stripped, reported unchecked; its
                 ``Ref``/``Fn::GetAtt`` values are predicted so that dependents still deploy.
 ``custom``      ``Custom::*`` / ``AWS::CloudFormation::CustomResource``: its Lambda would need
                 Docker to run in moto (and moto would wait for the answer), so it is stripped
                 and reported unchecked; its values become placeholders.
 ``unsupported`` any other type moto's CloudFormation does not know (``AWS::CDK::Metadata``,
-                ``AWS::S3::BucketPolicy``, ``AWS::EC2::SecurityGroupEgress``, alarms, ...):
+                ``AWS::EC2::SecurityGroupEgress``, ...):
                 moto would drop it silently and fail any ``Fn::GetAtt`` to it, so it is
                 stripped and reported unchecked, with placeholder values.
 
@@ -31,7 +33,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from mlops_kit.local import sagemaker_api
+from mlops_kit.local import sagemaker_api, service_api
 from mlops_kit.local.intrinsics import getatt_pairs, references
 
 NATIVE = "native"
@@ -64,7 +66,7 @@ def kind_of(cfn_type: str, native_types: Mapping[str, Any]) -> str:
         return CUSTOM
     if cfn_type in native_types:
         return NATIVE
-    if sagemaker_api.is_api_type(cfn_type):
+    if sagemaker_api.is_api_type(cfn_type) or service_api.is_api_type(cfn_type):
         return API
     if cfn_type.startswith("AWS::SageMaker::"):
         return PREDICTED

@@ -111,13 +111,26 @@ def test_the_three_columns_are_sensible(run: Run) -> None:
     assert backbone.column(CLOUDFORMATION)["AWS::EC2::VPCEndpoint"] >= 1
     assert backbone.column(CLOUDFORMATION)["AWS::KMS::Key"] >= 1
     assert not backbone.column(SERVICE_API)
-    assert shared.column(SERVICE_API) == {"AWS::SageMaker::Domain": 1, "AWS::SageMaker::FeatureGroup": 1}
+    assert shared.column(SERVICE_API) == {
+        "AWS::SageMaker::Domain": 1,
+        "AWS::SageMaker::FeatureGroup": 1,
+        "AWS::Glue::Database": 1,
+    }
     assert shared.column(CLOUDFORMATION)["AWS::S3::Bucket"] == 3
     assert shared.column(CLOUDFORMATION)["AWS::Events::EventBus"] == 1
     assert project.column(SERVICE_API) == {
         "AWS::SageMaker::ModelPackageGroup": 1,
         "AWS::SageMaker::Pipeline": 1,
+        "AWS::SNS::TopicPolicy": 1,
+        "AWS::CloudWatch::Alarm": 2,
+        "AWS::Budgets::Budget": 1,
     }
+    # The kit's bucket policies deny plain HTTP; moto would enforce that Deny without its condition.
+    for report in (backbone, shared, project):
+        policies = [r for r in report.results if r.cfn_type == "AWS::S3::BucketPolicy"]
+        assert policies and all(
+            r.outcome == UNCHECKED and "aws:SecureTransport" in r.reason for r in policies
+        )
     for cfn_type in ("AWS::S3::Bucket", "AWS::Events::Rule", "AWS::StepFunctions::StateMachine"):
         assert project.column(CLOUDFORMATION)[cfn_type] == 1, cfn_type
     # Every unchecked resource says why.

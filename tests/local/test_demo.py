@@ -102,3 +102,31 @@ def test_event_bus_without_a_physical_id_is_checked_by_its_name() -> None:
     assert verifier.check("AWS::Events::EventBus", "", {"Name": "mlops-model-registry"}) is None
     assert asked == ["mlops-model-registry"]
     assert verifier.check("AWS::Events::EventBus", "", {}) == "CloudFormation reports no physical id"
+
+
+def test_bucket_policies_with_conditional_denies_are_not_applied() -> None:
+    from mlops_kit.local import service_api
+
+    deny_http = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Deny",
+                "Principal": {"AWS": "*"},
+                "Action": "s3:*",
+                "Resource": ["arn:aws:s3:::b", "arn:aws:s3:::b/*"],
+                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+            }
+        ],
+    }
+    called: list[str] = []
+    outcome = service_api.create(
+        lambda service: called.append(service),
+        "Policy",
+        "AWS::S3::BucketPolicy",
+        {"Bucket": "b", "PolicyDocument": deny_http},
+        {"account_id": "123456789012", "region": "us-east-1"},
+    )
+    assert not outcome.created and not outcome.failed
+    assert "aws:SecureTransport" in outcome.reason
+    assert called == ["s3"]  # a client, but no call on it
