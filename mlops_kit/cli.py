@@ -86,7 +86,8 @@ def run_synth(config: Path, output: Path) -> float:
     """
     root = project_root(config)
     output = output if output.is_absolute() else root / output
-    staging = Path(tempfile.mkdtemp(prefix=".cdk.out.", dir=root))
+    output.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".cdk.out.", dir=output.parent))
     command = [*cdk_command(root), "synth", "--quiet", "--output", str(staging), "--context", f"config={config.resolve()}"]
     started = time.perf_counter()
     result = subprocess.run(command, cwd=root, env={**os.environ, "CDK_DISABLE_CLI_TELEMETRY": "true"}, check=False)
@@ -100,7 +101,7 @@ def run_synth(config: Path, output: Path) -> float:
         shutil.rmtree(retired, ignore_errors=True)
         output.rename(retired)
         shutil.rmtree(retired, ignore_errors=True)
-    staging.rename(output)
+    shutil.move(staging, output)
     return elapsed
 
 
