@@ -90,8 +90,8 @@ def add_platform(
         # Ordering only: the project reads tier 1 and 2 through SSM parameters, not exports.
         stack.add_stack_dependency(shared)
         platform.projects[project.name] = stack
-    for stack in platform.stacks[1:]:
-        apply_boundary(stack, prefix)
+    for dependent in platform.stacks[1:]:
+        apply_boundary(dependent, prefix)
     tag(scope, config)
     return platform
 

@@ -22,13 +22,13 @@ os.environ.update(
 )
 os.environ.pop("AWS_PROFILE", None)
 
-import aws_cdk as cdk  # noqa: E402
-from aws_cdk.assertions import Annotations, Match  # noqa: E402
+import aws_cdk as cdk
+from aws_cdk.assertions import Annotations, Match
 
-from mlops_kit.app import build_app  # noqa: E402
-from mlops_kit.config import KitConfig, load_config  # noqa: E402
-from mlops_kit.config.loader import parse_yaml  # noqa: E402
-from mlops_kit.config.validation import validate_document  # noqa: E402
+from mlops_kit.app import build_app
+from mlops_kit.config import KitConfig, load_config
+from mlops_kit.config.loader import parse_yaml
+from mlops_kit.config.validation import validate_document
 
 ROOT = Path(__file__).resolve().parents[1]
 

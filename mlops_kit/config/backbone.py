@@ -62,16 +62,16 @@ INTERFACE_ENDPOINTS: dict[str, EndpointSpec] = {
     "servicecatalog": EndpointSpec("servicecatalog", "com.amazonaws", "SageMaker Projects (only if you use them besides the kit's projects)"),
 }
 
-DEFAULT_ENDPOINTS: tuple[str, ...] = (
-    "sagemaker_api", "sagemaker_runtime", "studio", "notebook", "sts", "logs", "monitoring",
-    "ecr_api", "ecr_dkr", "kms", "featurestore_runtime", "sagemaker_metrics", "experiments",
-)
-
 EndpointName = Literal[
     "sagemaker_api", "sagemaker_runtime", "studio", "notebook", "sts", "logs", "monitoring",
     "ecr_api", "ecr_dkr", "kms", "featurestore_runtime", "sagemaker_metrics", "experiments",
     "glue", "athena", "ssm", "servicecatalog",
 ]
+
+DEFAULT_ENDPOINTS: tuple[EndpointName, ...] = (
+    "sagemaker_api", "sagemaker_runtime", "studio", "notebook", "sts", "logs", "monitoring",
+    "ecr_api", "ecr_dkr", "kms", "featurestore_runtime", "sagemaker_metrics", "experiments",
+)
 
 
 class FlowLogsConfig(Section):

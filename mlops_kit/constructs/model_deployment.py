@@ -210,7 +210,7 @@ class ModelDeployment(Construct):
             tracing_enabled=True,
             logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=False),
         )
-        execution_role.grant_pass_role(self.state_machine)
+        execution_role.grant_pass_role(self.state_machine.role)
         capture_bucket.grant_read_write(self.state_machine)
         self.state_machine.add_to_role_policy(
             iam.PolicyStatement(

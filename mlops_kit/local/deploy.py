@@ -104,9 +104,11 @@ Progress = Callable[[str], None]
 class AwsTarget(Protocol):
     """What the engine needs from an embedded AWS (``EmbeddedAws`` or ``AwsEndpoint``)."""
 
-    endpoint: str
     region: str
     account_id: str
+
+    @property
+    def endpoint(self) -> str: ...
 
     def client(self, service: str) -> Any: ...
 

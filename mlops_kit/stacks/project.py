@@ -6,6 +6,7 @@ CloudFormation exports, so adding or deleting a project never blocks a backbone 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
 
@@ -143,7 +144,7 @@ class ProjectStack(Stack):
             code = step_code(seed_folder)
             image_uri = self._sklearn_image()
 
-            def definition(code_uris: dict[str, str]) -> str:
+            def definition(code_uris: Mapping[str, str]) -> str:
                 from mlops_kit.pipelines import build_tabular_training_definition
 
                 return build_tabular_training_definition(
@@ -170,7 +171,7 @@ class ProjectStack(Stack):
             code_assets: dict[str, str | Path] | None = {name: path for name, path in code.items()}
         else:
 
-            def definition(code_uris: dict[str, str]) -> str:
+            def definition(code_uris: Mapping[str, str]) -> str:
                 from mlops_kit.pipelines import build_batch_inference_definition
 
                 del code_uris

@@ -10,7 +10,12 @@ from aws_cdk import aws_kms as kms
 from aws_cdk.assertions import Match, Template
 
 from mlops_kit.config.backbone import PERSONAS
-from mlops_kit.constructs.identity import PermissionBoundary, PersonaRoles, SageMakerExecutionRole, persona_grants
+from mlops_kit.constructs.identity import (
+    PermissionBoundary,
+    PersonaRoles,
+    SageMakerExecutionRole,
+    persona_grants,
+)
 from mlops_kit.errors import PropsError
 
 ENGINEER = "arn:aws:iam::111122223333:role/Engineer"
