@@ -247,14 +247,21 @@ class SageMakerExecutionRole(Construct):
     """
 
     def __init__(
-        self, scope: Construct, construct_id: str, *, prefix: str, data_key: kms.IKey, boundary: iam.IManagedPolicy
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        prefix: str,
+        data_key: kms.IKey,
+        boundary: iam.IManagedPolicy,
+        description: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.role = iam.Role(
             self,
             "Resource",
             assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
-            description=f"{prefix}: SageMaker execution role for Studio and shared jobs",
+            description=description or f"{prefix}: SageMaker execution role for Studio and shared jobs",
             permissions_boundary=boundary,
         )
         data_key.grant_encrypt_decrypt(self.role)

@@ -32,6 +32,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
+from mlops_kit.constructs.model_registry import approval_event_pattern
 from mlops_kit.errors import PropsError
 from mlops_kit.nag import suppress
 
@@ -225,11 +226,7 @@ class ModelDeployment(Construct):
             self,
             "OnApproved",
             description=f"Deploy approved packages of {model_package_group_name}",
-            event_pattern=events.EventPattern(
-                source=["aws.sagemaker"],
-                detail_type=["SageMaker Model Package State Change"],
-                detail={"ModelPackageGroupName": [model_package_group_name], "ModelApprovalStatus": ["Approved"]},
-            ),
+            event_pattern=approval_event_pattern(model_package_group_name),
             targets=[targets.SfnStateMachine(self.state_machine)],
         )
         self._suppress(log_group)

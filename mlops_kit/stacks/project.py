@@ -17,7 +17,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from mlops_kit.config import KitConfig, ProjectConfig
-from mlops_kit.constructs.identity import add_job_basics, boundary_name
+from mlops_kit.constructs.identity import SageMakerExecutionRole, boundary_name
 from mlops_kit.constructs.model_deployment import ModelDeployment, ProductionSettings, StagingSettings
 from mlops_kit.constructs.model_registry import ModelPackageGroup
 from mlops_kit.constructs.project_insight import PROJECT_TAG, ProjectBudget, ProjectDashboard
@@ -83,15 +83,14 @@ class ProjectStack(Stack):
         ).bucket
 
         # -- roles -----------------------------------------------------------------------------
-        self.execution_role = iam.Role(
+        self.execution_role = SageMakerExecutionRole(
             self,
             "ExecutionRole",
-            assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
+            prefix=prefix,
+            data_key=data_key,
+            boundary=boundary,
             description=f"{prefix}: SageMaker execution role of project {project.name} (its own data, models, pipeline)",
-            permissions_boundary=boundary,
-        )
-        add_job_basics(self.execution_role)
-        data_key.grant_encrypt_decrypt(self.execution_role)
+        ).role
         self.bucket.grant_read_write(self.execution_role)
         datasets.grant_read(self.execution_role, "curated/*")
         self.execution_role.add_to_principal_policy(
