@@ -8,6 +8,19 @@ from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 
+def platform_key(scope: Construct, construct_id: str, *, description: str, alias: str) -> kms.Key:
+    """The one place the kit's key defaults live: rotated yearly, 30-day deletion window, retained."""
+    return kms.Key(
+        scope,
+        construct_id,
+        description=description,
+        alias=alias,
+        enable_key_rotation=True,
+        pending_window=Duration.days(30),
+        removal_policy=RemovalPolicy.RETAIN,
+    )
+
+
 class PlatformKeys(Construct):
     """The platform's KMS keys, rotated yearly and retained when the stack is deleted.
 
@@ -18,23 +31,14 @@ class PlatformKeys(Construct):
 
     def __init__(self, scope: Construct, construct_id: str, *, prefix: str) -> None:
         super().__init__(scope, construct_id)
-        self.data_key = kms.Key(
+        self.data_key = platform_key(
             self,
             "DataKey",
             description=f"{prefix}: SageMaker data, artifacts, volumes and Studio storage",
             alias=f"alias/{prefix}/data",
-            enable_key_rotation=True,
-            pending_window=Duration.days(30),
-            removal_policy=RemovalPolicy.RETAIN,
         )
-        self.logs_key = kms.Key(
-            self,
-            "LogsKey",
-            description=f"{prefix}: CloudWatch Logs of the platform",
-            alias=f"alias/{prefix}/logs",
-            enable_key_rotation=True,
-            pending_window=Duration.days(30),
-            removal_policy=RemovalPolicy.RETAIN,
+        self.logs_key = platform_key(
+            self, "LogsKey", description=f"{prefix}: CloudWatch Logs of the platform", alias=f"alias/{prefix}/logs"
         )
         # CloudWatch Logs encrypts with the key itself; limit it to this account's log groups.
         self.logs_key.add_to_resource_policy(

@@ -14,9 +14,8 @@ import re
 from pathlib import Path
 
 import aws_cdk as cdk
-from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack, pipelines
+from aws_cdk import CfnOutput, Stack, pipelines
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
@@ -24,6 +23,7 @@ from mlops_kit.config import KitConfig
 from mlops_kit.config.delivery import DeliveryEnvironment
 from mlops_kit.constructs.audit import Audit
 from mlops_kit.constructs.delivery_pipeline import DeliveryPipeline
+from mlops_kit.constructs.encryption import platform_key
 from mlops_kit.constructs.identity import boundary_name
 from mlops_kit.constructs.project_build import PromotionRole
 from mlops_kit.constructs.storage import SecureBucket
@@ -92,14 +92,11 @@ class DeliveryStack(Stack):
         if not delivery.enabled or delivery.source is None or delivery.tooling is None:
             raise ValueError("DeliveryStack needs delivery.enabled with tooling, source and environments (validated config)")
         prefix = config.prefix
-        self.key = kms.Key(
+        self.key = platform_key(
             self,
             "ArtifactKey",
             description=f"{prefix}: delivery pipeline artifacts, usable by the configured environments' deploy roles",
             alias=f"alias/{prefix}/delivery",
-            enable_key_rotation=True,
-            pending_window=Duration.days(30),
-            removal_policy=RemovalPolicy.RETAIN,
         )
         self.audit = Audit(
             self, "Audit", expiration_days=config.audit.access_logs_expiration_days, logs_key=self.key,
