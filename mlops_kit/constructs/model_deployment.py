@@ -33,6 +33,7 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from mlops_kit.constructs.model_registry import approval_event_pattern
+from mlops_kit.constructs.regional import regional_value
 from mlops_kit.errors import PropsError
 from mlops_kit.nag import suppress
 
@@ -157,16 +158,7 @@ class ModelDeployment(Construct):
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
 
-        monitor_images = model_monitor_image_by_region()
-        self._monitor_image = stack.region if not stack.region.startswith("${") and stack.region in monitor_images else None
-        mapping = None
-        if self._monitor_image is None:
-            from aws_cdk import CfnMapping
-
-            mapping = CfnMapping(self, "MonitorImages", mapping={region: {"uri": uri} for region, uri in monitor_images.items()})
-        monitor_image_uri = (
-            monitor_images[stack.region] if self._monitor_image else mapping.find_in_map(stack.region, "uri")  # type: ignore[union-attr]
-        )
+        monitor_image_uri = regional_value(self, "MonitorImages", model_monitor_image_by_region())
 
         definition = self._model_step().next(
             self._deploy("Staging", self.staging_endpoint_name, self._staging_config(staging), production=None)

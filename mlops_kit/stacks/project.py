@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
 
-from aws_cdk import CfnMapping, CfnOutput, Fn, Stack, Tags, Token
+from aws_cdk import CfnOutput, Fn, Stack, Tags
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
@@ -21,6 +21,7 @@ from mlops_kit.constructs.identity import SageMakerExecutionRole, boundary_name
 from mlops_kit.constructs.model_deployment import ModelDeployment, ProductionSettings, StagingSettings
 from mlops_kit.constructs.model_registry import ModelPackageGroup
 from mlops_kit.constructs.project_insight import PROJECT_TAG, ProjectBudget, ProjectDashboard
+from mlops_kit.constructs.regional import regional_value
 from mlops_kit.constructs.retention import retention
 from mlops_kit.constructs.sagemaker_pipeline import SageMakerPipeline
 from mlops_kit.constructs.storage import SecureBucket
@@ -141,7 +142,7 @@ class ProjectStack(Stack):
         settings = project.pipeline
         if project.template == "tabular-training":
             code = step_code(seed_folder)
-            image_uri = self._sklearn_image()
+            image_uri = regional_value(self, "SklearnImages", _sklearn_images())
 
             def definition(code_uris: Mapping[str, str]) -> str:
                 from mlops_kit.pipelines import build_tabular_training_definition
@@ -273,14 +274,6 @@ class ProjectStack(Stack):
         CfnOutput(self, "DataBucketName", value=self.bucket.bucket_name)
         CfnOutput(self, "TeamRoleArn", value=self.team_role.role_arn)
         self._suppress(project)
-
-    def _sklearn_image(self) -> str:
-        """The scikit-learn image for this region: a literal when pinned, else a region mapping."""
-        images = _sklearn_images()
-        if not Token.is_unresolved(self.region) and self.region in images:
-            return images[self.region]
-        mapping = CfnMapping(self, "SklearnImages", mapping={region: {"uri": uri} for region, uri in images.items()})
-        return mapping.find_in_map(self.region, "uri")
 
     def _suppress(self, project: ProjectConfig) -> None:
         reason = (
