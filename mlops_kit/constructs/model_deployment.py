@@ -221,7 +221,7 @@ class ModelDeployment(Construct):
             event_pattern=approval_event_pattern(model_package_group_name),
             targets=[targets.SfnStateMachine(self.state_machine)],
         )
-        self._suppress(log_group)
+        self._suppress()
 
     # -- the flow's parts ------------------------------------------------------------------
 
@@ -488,7 +488,7 @@ class ModelDeployment(Construct):
         already.next(done)
         return sfn.Chain.custom(create, [done], done)
 
-    def _suppress(self, log_group: logs.LogGroup) -> None:
+    def _suppress(self) -> None:
         suppress(
             self.state_machine,
             "AwsSolutions-IAM5",
@@ -497,4 +497,3 @@ class ModelDeployment(Construct):
             "the capture bucket grant covers its objects",
             children=True,
         )
-        del log_group
