@@ -18,6 +18,8 @@ from mlops_kit.errors import ConfigError, KitError
 
 # The step code every project starts from; it is copied, so each team owns its copy.
 SEED_STEPS = ("preprocess.py", "train.py", "evaluate.py", "synthetic.py")
+# The seed's own files: its tests, the build's definition script and what the build installs.
+SEED_FILES = ("tests/test_steps.py", "pipeline.py", "requirements.txt")
 
 
 @dataclass(frozen=True)
@@ -67,7 +69,7 @@ def create_project(
         staged_file = staging / f"{name}.yaml"
         staged_file.write_text(text, encoding="utf-8")
         try:
-            project = load_project(staged_file, kit.prefix)
+            project = load_project(staged_file, kit.prefix, kit.delivery)
         except ConfigError as error:
             raise ConfigError(str(config_file), error.field, error.detail, error.line) from None
         _write_seed(staging / name, name=name, template=template)
@@ -85,8 +87,7 @@ def _write_seed(folder: Path, *, name: str, template: str) -> None:
     (folder / "tests").mkdir()
     for step in SEED_STEPS:
         (folder / "steps" / step).write_text(steps_source.joinpath(step).read_text(encoding="utf-8"), encoding="utf-8")
-    (folder / "tests" / "test_steps.py").write_text(
-        seed_source.joinpath("tests", "test_steps.py").read_text(encoding="utf-8"), encoding="utf-8"
-    )
+    for copied in SEED_FILES:
+        (folder / copied).write_text(seed_source.joinpath(*copied.split("/")).read_text(encoding="utf-8"), encoding="utf-8")
     readme = seed_source.joinpath("README.md.tmpl").read_text(encoding="utf-8")
     (folder / "README.md").write_text(Template(readme).substitute(name=name, template=template), encoding="utf-8")

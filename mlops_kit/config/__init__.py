@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from mlops_kit.config.backbone import INTERFACE_ENDPOINTS, PERSONAS
+from mlops_kit.config.delivery import DeliveryConfig
 from mlops_kit.config.loader import dotted, read_yaml
 from mlops_kit.config.model import KitConfig
 from mlops_kit.config.project import LONGEST_SUFFIX, MAX_SAGEMAKER_NAME, ProjectConfig
@@ -43,8 +44,8 @@ def projects_dir_of(config_path: Path) -> Path:
     return config_path.parent / PROJECTS_DIR
 
 
-def load_project(path: Path, prefix: str) -> ProjectConfig:
-    """Read and validate one ``projects/<name>.yaml``."""
+def load_project(path: Path, prefix: str, delivery: DeliveryConfig | None = None) -> ProjectConfig:
+    """Read and validate one ``projects/<name>.yaml`` (against the kit's delivery settings when given)."""
     document = read_yaml(path)
     project = validate_document(ProjectConfig, document)
     if project.name != path.stem:
@@ -60,6 +61,16 @@ def load_project(path: Path, prefix: str) -> ProjectConfig:
             f"SageMaker allows {MAX_SAGEMAKER_NAME}: shorten the project name or the prefix",
             document.line_of(("name",)),
         )
+    build = project.build
+    kit_connection = delivery is not None and delivery.enabled and delivery.source is not None and delivery.source.kind == "codeconnections"
+    if build.enabled and build.repository is not None and build.connection_arn is None and not kit_connection:
+        raise ConfigError(
+            document.file,
+            "build.connection_arn",
+            "required with build.repository when the kit's delivery source is not a CodeConnections connection: "
+            "give the connection ARN of the project's repository host (arn:aws:codeconnections:<region>:<account>:connection/<uuid>)",
+            document.line_of(("build", "repository")),
+        )
     return project
 
 
@@ -68,5 +79,5 @@ def load_config(path: Path = DEFAULT_CONFIG, *, projects_dir: Path | None = None
     config = validate_document(KitConfig, read_yaml(path))
     folder = projects_dir if projects_dir is not None else projects_dir_of(path)
     files = sorted(folder.glob("*.yaml")) if folder.is_dir() else []
-    projects = tuple(load_project(file, config.prefix) for file in files)
+    projects = tuple(load_project(file, config.prefix, config.delivery) for file in files)
     return config.model_copy(update={"projects": projects})

@@ -8,6 +8,7 @@ from typing import Annotated, Literal, Self
 from pydantic import AfterValidator, Field, model_validator
 
 from mlops_kit.config.common import PrincipalArn, Section, TagKey, TagValue
+from mlops_kit.config.delivery import ConnectionArn, Repository
 from mlops_kit.config.validation import FieldProblem
 
 # The pipeline templates a project can start from (mlops_kit/pipelines builds them).
@@ -111,6 +112,40 @@ class MonitoringConfig(Section):
     schedule: Literal["hourly", "daily"] = "daily"
 
 
+class BuildConfig(Section):
+    """The project's build pipeline: a push to its seed code runs the project's tests,
+    updates its SageMaker pipeline, starts a run and promotes the definition to the later
+    delivery environments.
+
+    Left as is, the seed code is the folder ``projects/<name>`` of the kit's repository,
+    watched through the kit's delivery source (a push touching the folder starts it; with
+    an S3 delivery source, a zip of the kit's repository uploaded to the project bucket as
+    ``seed-code/<name>.zip``). With ``repository``, the seed code is a repository of its own.
+    """
+
+    enabled: bool = True
+    repository: Repository | None = Field(
+        default=None, description="The project's own repository (<owner>/<name>); left out, its folder in the kit's repository."
+    )
+    branch: str | None = Field(
+        default=None, min_length=1, max_length=255, pattern=r"^[^\s~^:?*\[\\]+$",
+        description="Branch of build.repository (default main); the kit's folder follows the delivery branch.",
+    )
+    connection_arn: ConnectionArn | None = Field(
+        default=None, description="CodeConnections connection for build.repository; default: the kit's delivery connection."
+    )
+    test_command: str = Field(default="python -m pytest -q", min_length=1, max_length=500)
+    start_run: bool = Field(default=True, description="Start a pipeline run in the training environment after each update.")
+
+    @model_validator(mode="after")
+    def _repository_fields(self) -> Self:
+        if self.repository is None:
+            for name in ("branch", "connection_arn"):
+                if getattr(self, name) is not None:
+                    raise FieldProblem((name,), "only with build.repository (the project's own repository); remove it or set repository")
+        return self
+
+
 class ProjectConfig(Section):
     """One AI project: its pipeline, model package group, data, roles, deploy flow and budget."""
 
@@ -122,4 +157,5 @@ class ProjectConfig(Section):
     deploy: DeployConfig = Field(default_factory=DeployConfig)
     monitoring: MonitoringConfig = Field(default_factory=MonitoringConfig)
     budget: BudgetConfig = Field(default_factory=BudgetConfig)
+    build: BuildConfig = Field(default_factory=BuildConfig)
     tags: dict[TagKey, TagValue] = Field(default_factory=dict)

@@ -80,22 +80,39 @@ class ProjectSource:
     branch: str = "main"
     bucket: s3.IBucket | None = None
     key: str = ""
+    poll: bool = False
+    kit_in_source: bool = False
 
     @staticmethod
-    def connection(*, connection_arn: str, repository: str, branch: str = "main", folder: str = "") -> ProjectSource:
-        """GitHub, GitLab or Bitbucket through a CodeConnections connection."""
+    def connection(
+        *, connection_arn: str, repository: str, branch: str = "main", folder: str = "", kit_in_source: bool = False
+    ) -> ProjectSource:
+        """GitHub, GitLab or Bitbucket through a CodeConnections connection.
+
+        ``kit_in_source``: the source is the kit's own repository, so the builds import
+        ``mlops_kit`` from it (the seed's ``pipeline.py`` needs ``mlops_kit.pipelines``).
+        """
         if not CONNECTION_ARN.match(connection_arn):
             raise ProjectBuildError(f"connection_arn {connection_arn!r} is not a CodeConnections connection ARN")
         if not REPOSITORY.match(repository):
             raise ProjectBuildError(f"repository {repository!r}: allowed <owner>/<repository>")
-        return ProjectSource("codeconnections", _folder(folder), connection_arn=connection_arn, repository=repository, branch=branch)
+        return ProjectSource(
+            "codeconnections", _folder(folder), connection_arn=connection_arn, repository=repository, branch=branch,
+            kit_in_source=kit_in_source,
+        )
 
     @staticmethod
-    def s3(*, bucket: s3.IBucket, key: str, folder: str = "") -> ProjectSource:
-        """A zip in a versioned S3 bucket (closed networks); a new object version starts the pipeline."""
+    def s3(
+        *, bucket: s3.IBucket, key: str, folder: str = "", poll: bool = False, kit_in_source: bool = False
+    ) -> ProjectSource:
+        """A zip in a versioned S3 bucket (closed networks); a new object version starts the pipeline.
+
+        The upload is noticed through an EventBridge rule on CloudTrail's record of it, which
+        needs a trail logging data events for the bucket; ``poll`` makes CodePipeline poll instead.
+        """
         if not key:
             raise ProjectBuildError("an S3 project source needs the object key of the seed code zip")
-        return ProjectSource("s3", _folder(folder), bucket=bucket, key=key)
+        return ProjectSource("s3", _folder(folder), bucket=bucket, key=key, poll=poll, kit_in_source=kit_in_source)
 
 
 def _folder(folder: str) -> str:
@@ -153,11 +170,16 @@ class ProjectBuildPipeline(Construct):
     Test runs ``test_command`` (default ``python -m pytest -q``) in the seed folder after
     installing ``requirements.txt`` when present. Update runs ``definition_command``
     (default ``python pipeline.py --output pipeline-definition.json``) with
-    ``TARGET_ENVIRONMENT``, ``TARGET_ACCOUNT`` and ``TARGET_REGION`` set, calls
-    ``aws sagemaker update-pipeline`` on ``sagemaker_pipeline_name`` (the pipeline the
+    ``TARGET_ENVIRONMENT``, ``TARGET_ACCOUNT``, ``TARGET_REGION`` and
+    ``PIPELINE_CONTEXT_PARAMETER`` (``context_parameter_name``: the SSM parameter the
+    project stack publishes in every environment, see ``mlops_kit.pipelines.context``) set,
+    calls ``aws sagemaker update-pipeline`` on ``sagemaker_pipeline_name`` (the pipeline the
     project stack created; its role is kept) and starts a run. Each promotion target gets
     the same definition step for its own environment, run with the target's
-    ``PromotionRole``; ``approval`` targets wait for a manual approval first.
+    ``PromotionRole`` (or this build role when the target is in this account);
+    ``approval`` targets wait for a manual approval first. What the definition step reads
+    and writes there (the context parameter, the code upload) is granted by the target's
+    project stack (``grant_rebuild`` in ``mlops_kit.stacks.project``).
     CodeBuild uses a standard image and no Docker; logs and artifacts use ``encryption_key``.
     """
 
@@ -177,6 +199,7 @@ class ProjectBuildPipeline(Construct):
         test_command: str = DEFAULT_TEST_COMMAND,
         definition_command: str = DEFAULT_DEFINITION_COMMAND,
         start_run: bool = True,
+        context_parameter_name: str = "",
         permissions_boundary: iam.IManagedPolicy | None = None,
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR,
     ) -> None:
@@ -188,6 +211,7 @@ class ProjectBuildPipeline(Construct):
             raise ProjectBuildError(f"promotion targets must have distinct names, got {names}")
         self.project_name = project_name
         self.sagemaker_pipeline_name = sagemaker_pipeline_name
+        self.context_parameter_name = context_parameter_name
 
         self.log_group = logs.LogGroup(self, "Logs", encryption_key=encryption_key, retention=log_retention)
         self.role = iam.Role(
@@ -208,28 +232,44 @@ class ProjectBuildPipeline(Construct):
                 resources=[own_pipeline],
             )
         )
-        if promotion_targets:
+        # A later environment in this same account (another region) is promoted with this
+        # role itself; one in another account through that account's promotion role.
+        local = [t for t in promotion_targets if t.account == stack.account]
+        remote = [t for t in promotion_targets if t.account != stack.account]
+        if local:
+            self.role.add_to_principal_policy(
+                iam.PolicyStatement(
+                    sid="PromoteTheProjectPipelineInThisAccount",
+                    actions=["sagemaker:DescribePipeline", "sagemaker:UpdatePipeline"],
+                    resources=[sagemaker_pipeline_arn(t.region, t.account, sagemaker_pipeline_name, partition) for t in local],
+                )
+            )
+        if remote:
             self.role.add_to_principal_policy(
                 iam.PolicyStatement(
                     sid="AssumePromotionRoles",
                     actions=["sts:AssumeRole"],
-                    resources=sorted({promotion_role_arn(prefix, t.account, partition) for t in promotion_targets}),
+                    resources=sorted({promotion_role_arn(prefix, t.account, partition) for t in remote}),
                 )
             )
 
         source_output = codepipeline.Artifact("SeedCode")
         source_action, trigger = self._source_action(source, source_output)
         folder = source.folder or "."
+        # The kit's own repository holds mlops_kit: the seed's pipeline.py imports it from there.
+        setup = ['export PYTHONPATH="$CODEBUILD_SRC_DIR${PYTHONPATH:+:$PYTHONPATH}"'] if source.kit_in_source else []
         test = self._project(
             "Test",
             encryption_key,
             [
+                *setup,
                 f"cd {folder}",
                 "if [ -f requirements.txt ]; then python -m pip install --quiet -r requirements.txt; fi",
                 test_command,
             ],
         )
         update_commands = [
+            *setup,
             f"cd {folder}",
             "if [ -f requirements.txt ]; then python -m pip install --quiet -r requirements.txt; fi",
             'if [ -n "$ASSUME_ROLE_ARN" ]; then '
@@ -281,7 +321,11 @@ class ProjectBuildPipeline(Construct):
                     input=source_output,
                     run_order=2,
                     environment_variables=self._variables(
-                        target.name, target.account, target.region, promotion_role_arn(prefix, target.account, partition), False
+                        target.name,
+                        target.account,
+                        target.region,
+                        "" if target in local else promotion_role_arn(prefix, target.account, partition),
+                        False,
                     ),
                 )
             )
@@ -290,6 +334,7 @@ class ProjectBuildPipeline(Construct):
         self.pipeline = codepipeline.Pipeline(
             self,
             "Resource",
+            pipeline_name=f"{prefix}-{project_name}-build",
             artifact_bucket=artifact_bucket,
             pipeline_type=codepipeline.PipelineType.V2,
             execution_mode=codepipeline.ExecutionMode.QUEUED,
@@ -307,7 +352,7 @@ class ProjectBuildPipeline(Construct):
             assert source.bucket is not None
             return actions.S3SourceAction(
                 action_name="SeedCode", bucket=source.bucket, bucket_key=source.key, output=output,
-                trigger=actions.S3Trigger.EVENTS,
+                trigger=actions.S3Trigger.POLL if source.poll else actions.S3Trigger.EVENTS,
             ), None
         action = actions.CodeStarConnectionsSourceAction(
             action_name="SeedCode",
@@ -367,6 +412,7 @@ class ProjectBuildPipeline(Construct):
             "TARGET_REGION": region,
             "ASSUME_ROLE_ARN": role_arn,
             "START_RUN": "true" if start_run else "false",
+            "PIPELINE_CONTEXT_PARAMETER": self.context_parameter_name,
         }
         return {key: codebuild.BuildEnvironmentVariable(value=value) for key, value in values.items()}
 

@@ -77,8 +77,11 @@ class PlatformStage(cdk.Stage):
                 stack_name=f"{config.prefix}-delivery-access",
                 description=f"{config.prefix} MLOps platform, tier 1: roles the training account's project builds assume here",
             )
-            # The permission boundary is the Backbone's, attached by its fixed name.
-            self.access.add_dependency(self.platform.backbone)
+            # The permission boundary is the Backbone's, attached by its fixed name; each
+            # project stack here grants the promotion role what its definition step needs.
+            self.access.add_stack_dependency(self.platform.backbone)
+            for project in self.platform.projects.values():
+                project.add_stack_dependency(self.access)
 
 
 class DeliveryStack(Stack):

@@ -6,7 +6,7 @@ CloudFormation exports, so adding or deleting a project never blocks a backbone 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import posixpath
 from functools import cache
 from pathlib import Path
 
@@ -14,31 +14,38 @@ from aws_cdk import CfnOutput, Fn, Stack, Tags
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from mlops_kit.config import KitConfig, ProjectConfig
 from mlops_kit.constructs.identity import SageMakerExecutionRole, boundary_name
 from mlops_kit.constructs.model_deployment import ModelDeployment, ProductionSettings, StagingSettings
 from mlops_kit.constructs.model_registry import ModelPackageGroup
+from mlops_kit.constructs.project_build import (
+    ProjectBuildPipeline,
+    ProjectSource,
+    build_placement,
+    build_role_name,
+    promotion_role_name,
+)
 from mlops_kit.constructs.project_insight import PROJECT_TAG, ProjectBudget, ProjectDashboard
 from mlops_kit.constructs.regional import regional_value
 from mlops_kit.constructs.retention import retention
 from mlops_kit.constructs.sagemaker_pipeline import SageMakerPipeline
 from mlops_kit.constructs.storage import SecureBucket
 from mlops_kit.nag import suppress
+from mlops_kit.pipelines.context import (
+    CODE_PREFIX,
+    PipelineContext,
+    build_definition,
+    context_document,
+    context_parameter_name,
+    step_files,
+)
 from mlops_kit.stacks import parameters
 
-PACKAGE_STEPS = Path(__file__).resolve().parents[1] / "pipelines" / "steps"
-STEP_FILES = ("preprocess", "train", "evaluate")
-
-
-def step_code(seed_folder: Path | None) -> dict[str, Path]:
-    """The project's own step scripts when its seed folder has them, else the template's."""
-    found: dict[str, Path] = {}
-    for step in STEP_FILES:
-        own = seed_folder / "steps" / f"{step}.py" if seed_folder else None
-        found[step] = own if own is not None and own.is_file() else PACKAGE_STEPS / f"{step}.py"
-    return found
+# Where a project's seed code zip goes when the kit's source is S3 (closed networks).
+SEED_CODE_PREFIX = "seed-code"
 
 
 @cache
@@ -138,64 +145,57 @@ class ProjectStack(Stack):
         self.model_group.grant_approve(self.team_role)
 
         # -- the SageMaker pipeline -----------------------------------------------------------
+        # The same arguments build the definition here and, published as the pipeline
+        # context, in the project's build pipeline (its seed pipeline.py).
         pipeline_name = self.base_name
         settings = project.pipeline
+        arguments: dict[str, object] = {
+            "pipeline_name": pipeline_name,
+            "role_arn": self.execution_role.role_arn,
+            "artifact_bucket": self.bucket.bucket_name,
+            "kms_key_arn": data_key.key_arn,
+            "subnet_ids": subnet_ids,
+            "security_group_ids": security_group_ids,
+        }
         if project.template == "tabular-training":
-            code = step_code(seed_folder)
-            image_uri = regional_value(self, "SklearnImages", _sklearn_images())
-
-            def definition(code_uris: Mapping[str, str]) -> str:
-                from mlops_kit.pipelines import build_tabular_training_definition
-
-                return build_tabular_training_definition(
-                    pipeline_name=pipeline_name,
-                    role_arn=self.execution_role.role_arn,
-                    artifact_bucket=self.bucket.bucket_name,
-                    data_prefix="pipeline",
-                    code_uris=code_uris,
-                    sklearn_image_uri=image_uri,
-                    model_package_group_name=self.model_group.model_package_group_name,
-                    kms_key_arn=data_key.key_arn,
-                    target_column=settings.target_column,
-                    metric_name=settings.metric,
-                    metric_threshold=settings.threshold,
-                    processing_instance_type=settings.processing_instance_type,
-                    training_instance_type=settings.training_instance_type,
-                    inference_instance_types=(project.deploy.production.instance_type,),
-                    transform_instance_types=(settings.transform_instance_type,),
-                    use_spot=settings.use_spot,
-                    subnet_ids=subnet_ids,
-                    security_group_ids=security_group_ids,
-                )
-
-            code_assets: dict[str, str | Path] | None = {name: path for name, path in code.items()}
+            arguments |= {
+                "data_prefix": "pipeline",
+                "sklearn_image_uri": regional_value(self, "SklearnImages", _sklearn_images()),
+                "model_package_group_name": self.model_group.model_package_group_name,
+                "target_column": settings.target_column,
+                "metric_name": settings.metric,
+                "metric_threshold": settings.threshold,
+                "processing_instance_type": settings.processing_instance_type,
+                "training_instance_type": settings.training_instance_type,
+                "inference_instance_types": [project.deploy.production.instance_type],
+                "transform_instance_types": [settings.transform_instance_type],
+                "use_spot": settings.use_spot,
+            }
         else:
-
-            def definition(code_uris: Mapping[str, str]) -> str:
-                from mlops_kit.pipelines import build_batch_inference_definition
-
-                del code_uris
-                return build_batch_inference_definition(
-                    pipeline_name=pipeline_name,
-                    role_arn=self.execution_role.role_arn,
-                    artifact_bucket=self.bucket.bucket_name,
-                    data_prefix="batch",
-                    kms_key_arn=data_key.key_arn,
-                    instance_type=settings.transform_instance_type,
-                    subnet_ids=subnet_ids,
-                    security_group_ids=security_group_ids,
-                )
-
-            code_assets = None
+            arguments |= {"data_prefix": "batch", "instance_type": settings.transform_instance_type}
+        context = PipelineContext(template=project.template, arguments=arguments)
+        code: dict[str, str | Path] = dict(step_files(seed_folder, context.code_keys))
         self.pipeline = SageMakerPipeline(
             self,
             "Pipeline",
             pipeline_name=pipeline_name,
-            definition=definition,
+            definition=lambda code_uris: build_definition(context, code_uris),
             role=self.execution_role,
-            code_assets=code_assets,
+            code_assets=code or None,
             description=f"{prefix}: {project.template} pipeline of project {project.name}",
         )
+        self.context_parameter = ssm.StringParameter(
+            self,
+            "PipelineContext",
+            parameter_name=context_parameter_name(prefix, project.name),
+            string_value=self.to_json_string(context_document(project.template, arguments)),
+            description=f"{prefix}: what project {project.name}'s pipeline.py needs to rebuild its SageMaker pipeline here",
+        )
+        self.context_parameter.grant_read(self.team_role)
+
+        # -- build pipeline: test the seed code, update and run the pipeline, promote it ----------
+        self.build: ProjectBuildPipeline | None = None
+        self._add_build(config, project, data_key, boundary)
         self.pipeline.grant_start_execution(self.team_role)
 
         # -- deploy flow: staging, approval, production ----------------------------------------
@@ -273,7 +273,83 @@ class ProjectStack(Stack):
         CfnOutput(self, "ModelPackageGroupName", value=self.model_group.model_package_group_name)
         CfnOutput(self, "DataBucketName", value=self.bucket.bucket_name)
         CfnOutput(self, "TeamRoleArn", value=self.team_role.role_arn)
+        if self.build is not None:
+            CfnOutput(self, "BuildPipelineName", value=self.build.pipeline.pipeline_name)
         self._suppress(project)
+
+    def _build_source(self, config: KitConfig, project: ProjectConfig) -> ProjectSource | None:
+        """Where the project's seed code comes from, or None when nothing can be watched."""
+        build = project.build
+        delivery = config.delivery.source if config.delivery.enabled else None
+        kit_connection = delivery.connection_arn if delivery is not None and delivery.kind == "codeconnections" else None
+        if not build.enabled:
+            return None
+        if build.repository is not None:
+            connection = build.connection_arn or kit_connection
+            assert connection is not None, "load_project refuses build.repository without a connection"
+            return ProjectSource.connection(connection_arn=connection, repository=build.repository, branch=build.branch or "main")
+        if delivery is None:
+            return None
+        # projects/ sits beside the kit.yaml the Delivery pipeline synthesizes.
+        folder = posixpath.normpath(posixpath.join(posixpath.dirname(config.delivery.config_file), "projects", project.name))
+        if kit_connection is not None and delivery.repository is not None:
+            return ProjectSource.connection(
+                connection_arn=kit_connection, repository=delivery.repository, branch=delivery.branch, folder=folder,
+                kit_in_source=True,
+            )
+        return ProjectSource.s3(
+            bucket=self.bucket, key=f"{SEED_CODE_PREFIX}/{project.name}.zip", folder=folder,
+            poll=not config.audit.cloudtrail_data_events, kit_in_source=True,
+        )
+
+    def _add_build(self, config: KitConfig, project: ProjectConfig, data_key: kms.IKey, boundary: iam.IManagedPolicy) -> None:
+        """The build pipeline in the training environment; in later ones, what its promotion may do here."""
+        source = self._build_source(config, project)
+        if source is None:
+            return
+        placement = build_placement(self, config.delivery)
+        if placement is not None:
+            self.build = ProjectBuildPipeline(
+                self,
+                "Build",
+                prefix=config.prefix,
+                project_name=project.name,
+                source=source,
+                sagemaker_pipeline_name=self.pipeline.pipeline_name,
+                artifact_bucket=self.bucket,
+                encryption_key=data_key,
+                environment_name=placement.environment_name,
+                promotion_targets=placement.promotion_targets,
+                test_command=project.build.test_command,
+                start_run=project.build.start_run,
+                context_parameter_name=context_parameter_name(config.prefix, project.name),
+                permissions_boundary=boundary,
+                log_retention=retention(config.audit.log_retention_days),
+            )
+            self.grant_rebuild(self.build.role)
+            return
+        training = config.delivery.training_environment
+        assert training is not None, "build_placement places the build whenever delivery is off"
+        # Promotion to this environment: the training account's build role when this is
+        # the same account, else this account's promotion role (DeliveryAccess stack).
+        name = build_role_name(config.prefix, project.name) if training.account == self.account else promotion_role_name(config.prefix)
+        self.grant_rebuild(iam.Role.from_role_name(self, "PromotingRole", name))
+
+    def grant_rebuild(self, grantee: iam.IRole) -> None:
+        """What the seed's pipeline.py needs here: read the context, upload step code (KMS-encrypted)."""
+        self.context_parameter.grant_read(grantee)
+        self.bucket.grant_put(grantee, f"{CODE_PREFIX}/*")
+        bucket_id = self.get_logical_id(self.bucket.node.default_child)  # type: ignore[arg-type]
+        suppress(
+            grantee,
+            "AwsSolutions-IAM5",
+            f"The seed's pipeline.py writes step code only under {CODE_PREFIX}/ of the project's own bucket (content-addressed "
+            "folders); CDK's put grant adds multipart abort and the KMS data-key variants on the kit's data key",
+            applies_to=[
+                f"Resource::<{bucket_id}.Arn>/{CODE_PREFIX}/*", "Action::s3:Abort*", "Action::kms:GenerateDataKey*", "Action::kms:ReEncrypt*",
+            ],
+            children=True,
+        )
 
     def _suppress(self, project: ProjectConfig) -> None:
         reason = (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,8 @@ from tests.conftest import ROOT, feature_flags, nag_problems
 
 PROJECTS = {"churn": "tabular-training", "fraud": "tabular-training", "scoring": "batch-inference"}
 OWNER = "arn:aws:iam::111122223333:role/ChurnTeam"
+FRAUD_REPOSITORY = "fraud-team/fraud-models"
+CONNECTION = "arn:aws:codeconnections:eu-west-1:111122223333:connection/1b2c3d4e-5f60-4a7b-8c9d-0e1f2a3b4c5d"
 
 # Actions that AWS authorises only on "*" (no resource-level permissions).
 UNSCOPED_ACTIONS = {
@@ -43,6 +46,10 @@ def platform_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         owners = [OWNER] if name == "churn" else []
         create_project(projects_dir=folder / "projects", kit=kit, name=name, template=template, owners=owners)
         kit = load_config(folder / "kit.yaml")
+    # fraud keeps its seed code in a repository of its own: with delivery off, that alone
+    # gives it a build pipeline (the others have nothing to watch).
+    fraud = folder / "projects" / "fraud.yaml"
+    fraud.write_text(fraud.read_text().replace("  # repository: my-org/fraud", f"  repository: {FRAUD_REPOSITORY}\n  connection_arn: {CONNECTION}"))
     return folder
 
 
@@ -199,3 +206,65 @@ def test_projects_read_the_platform_through_ssm_not_exports(app: cdk.App) -> Non
 
 def test_project_templates_are_the_pipeline_templates() -> None:
     assert set(PROJECT_TEMPLATES) == set(TEMPLATES)
+
+
+# --- the pipeline context and the build pipeline -------------------------------------------
+
+
+def json_with_references(value: Any) -> Any:
+    """JSON text that CloudFormation joins with deploy-time references, read with "REF" in their place."""
+    parts = value["Fn::Join"][1] if isinstance(value, dict) else [value]
+    return json.loads("".join(p if isinstance(p, str) else "REF" for p in parts))
+
+
+@pytest.mark.parametrize("name", sorted(PROJECTS))
+def test_pipeline_context_holds_every_builder_argument_but_the_code(app: cdk.App, name: str) -> None:
+    """What the seed's pipeline.py reads: the template's builder must accept exactly these arguments."""
+    stack = project_stack(app, name)
+    template = Template.from_stack(stack)
+    parameters = template.find_resources("AWS::SSM::Parameter", {"Properties": {"Name": f"/mlops/projects/{name}/pipeline-context"}})
+    assert len(parameters) == 1
+    document = json_with_references(next(iter(parameters.values()))["Properties"]["Value"])
+    assert document["version"] == 1 and document["template"] == PROJECTS[name]
+    builder = inspect.signature(TEMPLATES[PROJECTS[name]].build).parameters
+    required = {n for n, p in builder.items() if p.default is inspect.Parameter.empty} - {"code_uris"}
+    assert required <= set(document["arguments"]) <= set(builder) - {"code_uris"}
+    assert document["arguments"]["pipeline_name"] == f"mlops-{name}"
+
+
+def test_only_a_project_with_a_source_gets_a_build_pipeline(app: cdk.App) -> None:
+    counts = {name: len(Template.from_stack(project_stack(app, name)).find_resources("AWS::CodePipeline::Pipeline")) for name in PROJECTS}
+    assert counts == {"churn": 0, "fraud": 1, "scoring": 0}
+
+
+def test_own_repository_build_tests_updates_and_runs_without_promotion(app: cdk.App) -> None:
+    template = Template.from_stack(project_stack(app, "fraud"))
+    pipeline = next(iter(template.find_resources("AWS::CodePipeline::Pipeline").values()))["Properties"]
+    assert pipeline["Name"] == "mlops-fraud-build"
+    assert [stage["Name"] for stage in pipeline["Stages"]] == ["Source", "Test", "Update"]
+    source = pipeline["Stages"][0]["Actions"][0]["Configuration"]
+    assert (source["FullRepositoryId"], source["BranchName"], source["ConnectionArn"]) == (FRAUD_REPOSITORY, "main", CONNECTION)
+    # A repository of its own: every push counts, no folder filter.
+    assert "FilePaths" not in json.dumps(pipeline["Triggers"])
+    update = json_with_references(pipeline["Stages"][2]["Actions"][0]["Configuration"]["EnvironmentVariables"])
+    variables = {v["name"]: v["value"] for v in update}
+    assert variables["PIPELINE_CONTEXT_PARAMETER"] == "/mlops/projects/fraud/pipeline-context"
+    assert variables["START_RUN"] == "true" and variables["ASSUME_ROLE_ARN"] == ""
+
+
+def test_build_role_may_rebuild_only_its_own_project(app: cdk.App) -> None:
+    template = Template.from_stack(project_stack(app, "fraud"))
+    roles = template.find_resources("AWS::IAM::Role", {"Properties": {"RoleName": "mlops-fraud-build"}})
+    assert len(roles) == 1
+    role_id = next(iter(roles))
+    granted = [
+        s for policy in template.find_resources("AWS::IAM::Policy").values()
+        if {"Ref": role_id} in policy["Properties"]["Roles"] for s in policy["Properties"]["PolicyDocument"]["Statement"]
+    ]
+    text = json.dumps(granted)
+    assert "pipeline/mlops-fraud" in text and "sts:AssumeRole" not in text
+    puts = [s for s in granted if "s3:PutObject" in as_list(s["Action"])]
+    assert puts and all(json.dumps(s["Resource"]).endswith('/pipeline-code/*"]]}') for s in puts), puts
+    context = next(iter(template.find_resources("AWS::SSM::Parameter", {"Properties": {"Name": "/mlops/projects/fraud/pipeline-context"}})))
+    reads = [s for s in granted if "ssm:GetParameter" in as_list(s["Action"])]
+    assert reads and all(json.dumps({"Ref": context}) in json.dumps(s["Resource"]) for s in reads), reads
