@@ -23,7 +23,8 @@ CONFIGURED = {TOOLING, DEV, STAGING, PRODUCTION}
 
 @pytest.fixture(scope="module")
 def config() -> KitConfig:
-    return load_config(THREE_ACCOUNTS)
+    """The three-account kit.yaml with the shipped example project (projects/credit-risk)."""
+    return load_config(THREE_ACCOUNTS, projects_dir=ROOT / "projects")
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +38,7 @@ def app(config: KitConfig, outdir: Path) -> cdk.App:
     so a finding fails ``test_every_stack_is_nag_clean_including_stages`` alone, with its path."""
     context = {**feature_flags(), "@aws-cdk/core:annotationsInValidationReport": False}
     app = cdk.App(context=context, outdir=str(outdir))
-    build_app(config, app=app)
+    build_app(config, app=app, projects_dir=ROOT / "projects")
     app.synth()
     return app
 
@@ -374,3 +375,85 @@ def test_s3_source_creates_an_encrypted_source_bucket(tmp_path: Path) -> None:
     assert action["ActionTypeId"]["Provider"] == "S3"
     assert action["Configuration"]["S3ObjectKey"] == "kit/source.zip"
     template.has_output("SourceBucketName", {})
+
+
+# --- each project's build pipeline ------------------------------------------------------------
+
+
+def stage_project(delivery: DeliveryStack, environment: str, name: str = "credit-risk") -> cdk.Stack:
+    stage = next(s for s in delivery.stages if s.environment.name == environment)
+    return stage.platform.projects[name]
+
+
+def test_only_the_training_environment_builds_and_it_promotes_in_order(delivery: DeliveryStack) -> None:
+    pipelines = {env: Template.from_stack(stage_project(delivery, env)).find_resources("AWS::CodePipeline::Pipeline")
+                 for env in ("dev", "staging", "production")}
+    assert {env: len(found) for env, found in pipelines.items()} == {"dev": 1, "staging": 0, "production": 0}
+    build = next(iter(pipelines["dev"].values()))["Properties"]
+    assert build["Name"] == "mlops-credit-risk-build"
+    assert [stage["Name"] for stage in build["Stages"]] == ["Source", "Test", "Update", "PromoteStaging", "PromoteProduction"]
+    by_name = {stage["Name"]: stage["Actions"] for stage in build["Stages"]}
+    assert [a["ActionTypeId"]["Category"] for a in by_name["PromoteStaging"]] == ["Build"]
+    production = sorted(by_name["PromoteProduction"], key=lambda action: action["RunOrder"])
+    assert [a["ActionTypeId"]["Category"] for a in production] == ["Approval", "Build"]
+    assert production[0]["RunOrder"] < production[1]["RunOrder"]
+
+
+def test_project_build_watches_its_folder_of_the_kit_repository(delivery: DeliveryStack) -> None:
+    template = Template.from_stack(stage_project(delivery, "dev"))
+    build = next(iter(template.find_resources("AWS::CodePipeline::Pipeline").values()))["Properties"]
+    source = build["Stages"][0]["Actions"][0]["Configuration"]
+    assert (source["FullRepositoryId"], source["BranchName"]) == ("my-org/sagemaker-mlops-kit", "main")
+    push = build["Triggers"][0]["GitConfiguration"]["Push"][0]
+    assert push["FilePaths"]["Includes"] == ["projects/credit-risk/**"]
+    for project in template.find_resources("AWS::CodeBuild::Project").values():
+        commands = json.loads(project["Properties"]["Source"]["BuildSpec"])["phases"]["build"]["commands"]
+        # The seed's pipeline.py imports mlops_kit from the checked-out kit repository.
+        assert commands[:2] == ['export PYTHONPATH="$CODEBUILD_SRC_DIR${PYTHONPATH:+:$PYTHONPATH}"', "cd projects/credit-risk"]
+
+
+def test_promotion_assumes_exactly_the_later_accounts_promotion_roles(delivery: DeliveryStack) -> None:
+    template = Template.from_stack(stage_project(delivery, "dev"))
+    build = next(iter(template.find_resources("AWS::CodePipeline::Pipeline").values()))["Properties"]
+    targets = {}
+    for stage in build["Stages"]:
+        for action in stage["Actions"]:
+            if action["Name"].startswith(("Promote", "UpdateAndRun")):
+                variables = {v["name"]: v["value"] for v in json.loads(resolve_partition(action["Configuration"]["EnvironmentVariables"]))}
+                targets[variables["TARGET_ENVIRONMENT"]] = (variables["TARGET_ACCOUNT"], variables["ASSUME_ROLE_ARN"], variables["START_RUN"])
+    assert targets == {
+        "dev": (DEV, "", "true"),
+        "staging": (STAGING, f"arn:aws:iam::{STAGING}:role/mlops-pipeline-promotion", "false"),
+        "production": (PRODUCTION, f"arn:aws:iam::{PRODUCTION}:role/mlops-pipeline-promotion", "false"),
+    }
+    assumed = [s for p in template.find_resources("AWS::IAM::Policy").values() for s in p["Properties"]["PolicyDocument"]["Statement"]
+               if "sts:AssumeRole" in json.dumps(s["Action"])]
+    # Besides the pipeline's own action roles, only the promotion roles of the later accounts.
+    named = [r for s in assumed for r in (s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]]) if isinstance(r, str)]
+    assert sorted(named) == [f"arn:aws:iam::{account}:role/mlops-pipeline-promotion" for account in (STAGING, PRODUCTION)]
+    others = [r for s in assumed for r in (s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]]) if not isinstance(r, str)]
+    assert all("CodePipelineActionRole" in r["Fn::GetAtt"][0] for r in others), others
+
+
+def resolve_partition(value: Any) -> str:
+    """CDK writes ARNs with the partition as a reference; the accounts are literal here."""
+    if isinstance(value, str):
+        return value
+    return "".join(p if isinstance(p, str) else "aws" for p in value["Fn::Join"][1])
+
+
+@pytest.mark.parametrize("environment", ["staging", "production"])
+def test_later_environments_let_the_promotion_role_rebuild_only_this_project(delivery: DeliveryStack, environment: str) -> None:
+    stack = stage_project(delivery, environment)
+    stage = next(s for s in delivery.stages if s.environment.name == environment)
+    assert stage.access is not None and stage.access in stack.dependencies
+    template = Template.from_stack(stack)
+    attached = [p["Properties"] for p in template.find_resources("AWS::IAM::Policy").values()
+                if p["Properties"]["Roles"] == ["mlops-pipeline-promotion"]]
+    assert len(attached) == 1
+    granted = attached[0]["PolicyDocument"]["Statement"]
+    actions = {action for s in granted for action in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])}
+    assert "ssm:GetParameter" in actions and "s3:PutObject" in actions
+    assert not any(a.startswith(("iam:", "sts:", "sagemaker:")) for a in actions)
+    puts = [s for s in granted if "s3:PutObject" in s["Action"]]
+    assert all(json.dumps(s["Resource"]).endswith('/pipeline-code/*"]]}') for s in puts)
