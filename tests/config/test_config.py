@@ -185,3 +185,50 @@ def test_fails_if_availability_zones_do_not_match_az_count() -> None:
 def test_fails_if_availability_zone_name_is_invalid() -> None:
     error = error_for("network:\n  az_count: 1\n  availability_zones: [west]\n")
     assert error.field == "network.availability_zones"
+
+
+# --- a project's build section -------------------------------------------------------------
+
+CONNECTION = "arn:aws:codeconnections:eu-west-1:111111111111:connection/1b2c3d4e-5f60-4a7b-8c9d-0e1f2a3b4c5d"
+THREE_ACCOUNTS = ROOT / "tests" / "configs" / "three-accounts" / "kit.yaml"
+
+
+def project_with_build(tmp_path: Path, build: str, kit: Path = ROOT / "kit.yaml") -> Path:
+    """A kit folder whose one project file ends with ``build``; returns its kit.yaml."""
+    (tmp_path / "projects").mkdir()
+    (tmp_path / "kit.yaml").write_text(kit.read_text())
+    (tmp_path / "projects" / "churn.yaml").write_text(f"name: churn\ntemplate: tabular-training\n{build}")
+    return tmp_path / "kit.yaml"
+
+
+def test_own_repository_without_a_connection_names_the_field_when_delivery_has_none(tmp_path: Path) -> None:
+    kit = project_with_build(tmp_path, "build:\n  repository: team/churn-models\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(kit)
+    assert caught.value.field == "build.connection_arn"
+    assert str(caught.value).startswith(f"{tmp_path / 'projects' / 'churn.yaml'}:4: build.connection_arn: required with build.repository")
+
+
+def test_own_repository_uses_the_kit_connection_when_delivery_has_one(tmp_path: Path) -> None:
+    kit = project_with_build(tmp_path, "build:\n  repository: team/churn-models\n  branch: release\n", kit=THREE_ACCOUNTS)
+    build = load_config(kit).projects[0].build
+    assert (build.repository, build.branch, build.connection_arn) == ("team/churn-models", "release", None)
+
+
+@pytest.mark.parametrize(
+    ("build", "field", "allowed"),
+    [
+        ("build:\n  branch: release\n", "build.branch", "only with build.repository"),
+        (f"build:\n  connection_arn: {CONNECTION}\n", "build.connection_arn", "only with build.repository"),
+        ("build:\n  repository: churn-models\n", "build.repository", "<owner>/<repository>"),
+        ("build:\n  repository: team/churn\n  connection_arn: arn:aws:codecommit:eu-west-1:1:x\n", "build.connection_arn", "CodeConnections"),
+        ("build:\n  start_run: sometimes\n", "build.start_run", "bool"),
+    ],
+)
+def test_build_section_mistakes_name_file_and_field(tmp_path: Path, build: str, field: str, allowed: str) -> None:
+    kit = project_with_build(tmp_path, build)
+    with pytest.raises(ConfigError) as caught:
+        load_config(kit)
+    assert caught.value.field == field
+    assert str(caught.value).startswith(str(tmp_path / "projects" / "churn.yaml"))
+    assert allowed in str(caught.value)
