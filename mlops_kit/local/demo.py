@@ -32,6 +32,7 @@ import contextlib
 import functools
 import io
 import json
+import re
 import tarfile
 import time
 import uuid
@@ -227,6 +228,9 @@ class _Flow:
                 f"({steps} steps defined; moto records executions and runs no jobs)"
             )
 
+        with self.step("rebuild the pipeline from its published context") as say:
+            say(self._rebuild_pipeline(facts))
+
         with self.step("write feature records to the offline store") as say:
             say(self._feature_records())
 
@@ -320,6 +324,45 @@ class _Flow:
         return self.report
 
     # -- helpers -----------------------------------------------------------------------------
+    def _rebuild_pipeline(self, facts: dict[str, Any]) -> str:
+        """What the project build's Update step does: pipeline.py, then UpdatePipeline.
+
+        The definition rebuilt from the published context must be the deployed one, step code
+        locations aside (CDK assets there, the project bucket here).
+        """
+        from mlops_kit.pipelines.context import read_parameter, rebuild
+
+        stack = self.client("cloudformation").describe_stacks(StackName=facts["stack"])["Stacks"][0]
+        outputs = {o["OutputKey"]: o.get("OutputValue", "") for o in stack.get("Outputs") or []}
+        parameter = outputs.get("PipelineContextParameter")
+        if not parameter:
+            raise CheckFailed(f"{facts['stack']} has no PipelineContextParameter output")
+        sm = self.client("sagemaker")
+        deployed = sm.describe_pipeline(PipelineName=facts["pipeline"])["PipelineDefinition"]
+        rebuilt = rebuild(read_parameter(self.client("ssm"), parameter), None, self.client("s3"))
+
+        def without_code(text: str) -> str:
+            # Every value naming a script: its S3 location, and the file name the containers
+            # take from it (CDK names assets by hash, pipeline.py by step).
+            return re.sub(r'"[^"]*\.py"', '"<step code>"', text)
+
+        mine, theirs = without_code(rebuilt.definition), without_code(deployed)
+        if mine != theirs:
+            at = next((i for i, (a, b) in enumerate(zip(mine, theirs, strict=False)) if a != b), min(len(mine), len(theirs)))
+            raise CheckFailed(
+                f"the definition rebuilt from {parameter} differs from the deployed one beyond step code locations, "
+                f"at character {at}: rebuilt {mine[max(0, at - 40):at + 40]!r}, deployed {theirs[max(0, at - 40):at + 40]!r}"
+            )
+        sm.update_pipeline(PipelineName=facts["pipeline"], PipelineDefinition=rebuilt.definition)
+        now = sm.describe_pipeline(PipelineName=facts["pipeline"])["PipelineDefinition"]
+        if now != rebuilt.definition:
+            raise CheckFailed(f"UpdatePipeline did not take the rebuilt definition of {facts['pipeline']}")
+        uploaded = [uri.split("/", 3)[3] for uri in rebuilt.code_uris.values()]
+        for key in uploaded:
+            self.client("s3").head_object(Bucket=facts["bucket"], Key=key)
+        folder = uploaded[0].rsplit("/", 1)[0] if uploaded else "no step code"
+        return f"{parameter} -> same definition as deployed; {len(uploaded)} step files in {folder}; pipeline updated"
+
     def _project_stack(self) -> StackArtifact:
         assembly = load_assembly(self.assembly, account_id=self.aws.account_id, region=self.aws.region)
         for stack in assembly.stacks:

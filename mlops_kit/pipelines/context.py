@@ -20,7 +20,7 @@ import hashlib
 import json
 import os
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -123,33 +123,32 @@ def build_definition(context: PipelineContext, code_uris: Mapping[str, str]) -> 
         raise PipelineContextError(f"the context's arguments do not fit template {context.template!r}: {error}") from None
 
 
-Uploader = Callable[[str, Path, str], None]
+@dataclass(frozen=True)
+class Rebuilt:
+    """A definition written for one environment, and where its step code went."""
+
+    context: PipelineContext
+    definition: str
+    code_uris: Mapping[str, str]
 
 
-def upload_code(context: PipelineContext, files: Mapping[str, Path], uris: Mapping[str, str], put: Uploader) -> None:
-    for key, uri in uris.items():
-        put(context.bucket, files[key], uri.split("/", 3)[3])
+def rebuild(context: PipelineContext, seed_folder: Path | None, s3_client: Any | None) -> Rebuilt:
+    """Build the definition with the seed's step code; upload that code (SSE-KMS) unless ``s3_client`` is None."""
+    files = step_files(seed_folder, context.code_keys)
+    uris = code_locations(context, files)
+    definition = build_definition(context, uris)
+    if s3_client is not None:
+        for key, uri in uris.items():
+            s3_client.put_object(
+                Bucket=context.bucket, Key=uri.split("/", 3)[3], Body=files[key].read_bytes(),
+                ServerSideEncryption="aws:kms", SSEKMSKeyId=context.kms_key_arn, ContentType="text/x-python",
+            )
+    return Rebuilt(context, definition, uris)
 
 
-def _s3_uploader(region: str | None, kms_key_arn: str) -> Uploader:
-    import boto3
-
-    client = boto3.client("s3", region_name=region)
-
-    def put(bucket: str, path: Path, key: str) -> None:
-        client.put_object(
-            Bucket=bucket, Key=key, Body=path.read_bytes(), ServerSideEncryption="aws:kms", SSEKMSKeyId=kms_key_arn,
-            ContentType="text/x-python",
-        )
-
-    return put
-
-
-def read_parameter(name: str, region: str | None) -> str:
-    import boto3
-
-    response = boto3.client("ssm", region_name=region).get_parameter(Name=name)
-    return str(response["Parameter"]["Value"])
+def read_parameter(ssm_client: Any, name: str) -> PipelineContext:
+    response = ssm_client.get_parameter(Name=name)
+    return parse_context(str(response["Parameter"]["Value"]), f"SSM parameter {name}")
 
 
 def main(argv: Sequence[str] | None = None, *, seed_folder: Path) -> int:
@@ -179,25 +178,29 @@ def main(argv: Sequence[str] | None = None, *, seed_folder: Path) -> int:
     try:
         if options.context is not None:
             try:
-                text, where = options.context.read_text(encoding="utf-8"), str(options.context)
+                text = options.context.read_text(encoding="utf-8")
             except OSError as error:
                 raise PipelineContextError(f"--context: cannot read {options.context}: {error.strerror}") from None
+            context = parse_context(text, str(options.context))
         elif options.parameter:
-            text, where = read_parameter(options.parameter, options.region), f"SSM parameter {options.parameter}"
+            import boto3
+
+            context = read_parameter(boto3.client("ssm", region_name=options.region), options.parameter)
         else:
             raise PipelineContextError("--parameter: no context given; pass --parameter NAME, --context FILE, or set PIPELINE_CONTEXT_PARAMETER")
-        context = parse_context(text, where)
-        files = step_files(seed_folder, context.code_keys)
-        uris = code_locations(context, files)
-        definition = build_definition(context, uris)
+        s3_client = None
         if not options.dry_run:
-            upload_code(context, files, uris, _s3_uploader(options.region, context.kms_key_arn))
-        options.output.write_text(definition, encoding="utf-8")
+            import boto3
+
+            s3_client = boto3.client("s3", region_name=options.region)
+        rebuilt = rebuild(context, seed_folder, s3_client)
+        options.output.write_text(rebuilt.definition, encoding="utf-8")
     except KitError as error:
         print(f"pipeline.py: {error}", file=sys.stderr)
         return error.exit_code
     except (BotoCoreError, ClientError) as error:
         print(f"pipeline.py: AWS refused: {error}", file=sys.stderr)
         return 1
-    print(f"pipeline.py: wrote {options.output} ({context.template}, {len(uris)} step files{' not uploaded' if options.dry_run else ''})")
+    uploaded = " not uploaded" if options.dry_run else ""
+    print(f"pipeline.py: wrote {options.output} ({context.template}, {len(rebuilt.code_uris)} step files{uploaded})")
     return 0

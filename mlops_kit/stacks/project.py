@@ -273,6 +273,7 @@ class ProjectStack(Stack):
         CfnOutput(self, "ModelPackageGroupName", value=self.model_group.model_package_group_name)
         CfnOutput(self, "DataBucketName", value=self.bucket.bucket_name)
         CfnOutput(self, "TeamRoleArn", value=self.team_role.role_arn)
+        CfnOutput(self, "PipelineContextParameter", value=context_parameter_name(prefix, project.name))
         if self.build is not None:
             CfnOutput(self, "BuildPipelineName", value=self.build.pipeline.pipeline_name)
         self._suppress(project)
