@@ -142,11 +142,16 @@ def test_fails_if_a_project_file_is_bad_naming_that_file(workdir: Path) -> None:
     assert_plain_error(run("validate", cwd=workdir), "projects/churn.yaml:", "pipeline.threshold")
 
 
-def test_seed_tests_of_a_new_project_pass(workdir: Path) -> None:
+def test_seed_tests_of_a_new_project_pass_as_its_build_runs_them(workdir: Path) -> None:
     assert run("new-project", "churn", "-t", "tabular-training", cwd=workdir).returncode == 0
+    seed = workdir / "projects" / "churn"
+    # What the build's Update step runs and what its steps install come with the seed.
+    assert (seed / "pipeline.py").read_text() == (ROOT / "mlops_kit" / "templates" / "seed" / "pipeline.py").read_text()
+    assert "sagemaker>=3.27,<4" in (seed / "requirements.txt").read_text()
+    # The build's Test step: `python -m pytest -q` inside the seed folder.
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(workdir / "projects" / "churn" / "tests")],
-        cwd=workdir, capture_output=True, text=True, timeout=300, check=False,
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+        cwd=seed, capture_output=True, text=True, timeout=300, check=False,
     )
     assert result.returncode == 0, result.stdout[-2000:]
     assert "1 passed" in result.stdout

@@ -457,3 +457,25 @@ def test_later_environments_let_the_promotion_role_rebuild_only_this_project(del
     assert not any(a.startswith(("iam:", "sts:", "sagemaker:")) for a in actions)
     puts = [s for s in granted if "s3:PutObject" in s["Action"]]
     assert all(json.dumps(s["Resource"]).endswith('/pipeline-code/*"]]}') for s in puts)
+
+
+def test_with_an_s3_kit_source_projects_build_from_a_zip_in_their_own_bucket(tmp_path: Path) -> None:
+    """Closed networks: the kit's repository as a zip, uploaded to the project bucket; polled without data events."""
+    text = THREE_ACCOUNTS.read_text()
+    start, end = text.index("  source:\n"), text.index("  notification_email:")
+    (tmp_path / "kit.yaml").write_text(text[:start] + "  source:\n    kind: s3\n" + text[end:])
+    config = load_config(tmp_path / "kit.yaml", projects_dir=ROOT / "projects")
+    app = cdk.App(context=feature_flags(), outdir=str(tmp_path / "out"))
+    stage = PlatformStage(
+        app, "Dev", config=config, environment=config.delivery.environments[0], training_account=DEV, projects_dir=ROOT / "projects"
+    )
+    template = Template.from_stack(stage.platform.projects["credit-risk"])
+    build = next(iter(template.find_resources("AWS::CodePipeline::Pipeline").values()))["Properties"]
+    source = build["Stages"][0]["Actions"][0]
+    bucket = next(iter(template.find_resources("AWS::S3::Bucket", {"Properties": {"VersioningConfiguration": {"Status": "Enabled"}}})))
+    assert source["ActionTypeId"]["Provider"] == "S3"
+    assert source["Configuration"]["S3ObjectKey"] == "seed-code/credit-risk.zip"
+    assert source["Configuration"]["S3Bucket"] == {"Ref": bucket}
+    assert source["Configuration"]["PollForSourceChanges"] is True
+    for project in template.find_resources("AWS::CodeBuild::Project").values():
+        assert "cd projects/credit-risk" in json.loads(project["Properties"]["Source"]["BuildSpec"])["phases"]["build"]["commands"]
