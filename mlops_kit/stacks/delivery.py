@@ -135,6 +135,7 @@ class DeliveryStack(Stack):
             encryption_key=self.key,
             pipeline_name=f"{prefix}-delivery",
             config_file=delivery.config_file,
+            access_logs_expiration_days=config.audit.access_logs_expiration_days,
         )
         training = delivery.environments[0].account
         self.stages: list[PlatformStage] = []
@@ -155,7 +156,9 @@ def add_delivery(scope: Construct, config: KitConfig, *, projects_dir: Path | No
     """The ``Delivery`` stack in the tooling account; its pipeline holds the platform's stages.
 
     The stack carries termination protection: deleting it by accident would stop delivery
-    to every environment. Tags are added here; the stages tag themselves (``add_platform``).
+    to every environment. An environment in another region adds the pipeline's artifact
+    store there (``DeliveryArtifacts-<region>``, beside this stack). Tags are added here;
+    the stages tag themselves (``add_platform``).
     """
     tooling = config.delivery.tooling
     if tooling is None:
@@ -171,4 +174,6 @@ def add_delivery(scope: Construct, config: KitConfig, *, projects_dir: Path | No
         termination_protection=True,
     )
     tag(stack, config)
+    for regional in stack.pipeline.regional_stacks.values():
+        tag(regional, config)
     return stack
