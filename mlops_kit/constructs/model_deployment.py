@@ -15,6 +15,7 @@ service and running the new config -> autoscaling -> data-quality monitoring sch
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -38,6 +39,10 @@ from mlops_kit.errors import PropsError
 from mlops_kit.nag import suppress
 
 POLL_SECONDS = 60
+# Which endpoints one environment's flow deploys: both in a single account; with delivery
+# across accounts, the staging account runs the staging part and the production account the
+# approval and the production part.
+STAGES = ("staging-and-production", "staging", "production")
 APPROVAL_TIMEOUT = Duration.days(7)
 VARIANT = "AllTraffic"
 
@@ -98,8 +103,14 @@ class ModelDeployment(Construct):
         production: ProductionSettings,
         logs_key: kms.IKey | None = None,
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR,
+        stages: str = "staging-and-production",
+        package_account: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
+        if stages not in STAGES:
+            raise PropsError("ModelDeployment", "stages", f"got {stages!r}; allowed: {', '.join(STAGES)}")
+        if package_account is not None and not re.fullmatch(r"\d{12}", package_account):
+            raise PropsError("ModelDeployment", "package_account", f"got {package_account!r}; allowed: a 12-digit account ID")
         if production.rollout not in ("canary", "linear", "all-at-once"):
             raise PropsError("ModelDeployment", "production.rollout", f"got {production.rollout!r}; allowed: canary, linear, all-at-once")
         if production.max_instances < production.min_instances:
@@ -109,6 +120,12 @@ class ModelDeployment(Construct):
         stack = Stack.of(self)
         self.staging_endpoint_name = f"{endpoint_base}-staging"
         self.production_endpoint_name = f"{endpoint_base}-production"
+        self.stages = stages
+        deploys_staging, deploys_production = stages != "production", stages != "staging"
+        self.endpoint_names = [
+            name for name, deployed in ((self.staging_endpoint_name, deploys_staging), (self.production_endpoint_name, deploys_production))
+            if deployed
+        ]
         self._base = endpoint_base
         self._role = execution_role
         self._key = encryption_key
@@ -124,16 +141,74 @@ class ModelDeployment(Construct):
             "monitoring-schedule": arn("monitoring-schedule"),
         }
 
-        self.approval_topic = sns.Topic(
-            self, "ApprovalTopic", display_name=f"{endpoint_base}: approve production deployment", master_key=encryption_key
+        definition: sfn.Chain = sfn.Chain.start(self._model_step())
+        if deploys_staging:
+            definition = definition.next(
+                self._deploy("Staging", self.staging_endpoint_name, self._staging_config(staging), production=None)
+            )
+        self.approval_topic: sns.Topic | None = None
+        if deploys_production:
+            definition = self._add_production(definition, production, capture_bucket)
+        definition = definition.next(sfn.Succeed(self, "Deployed"))
+
+        log_group = logs.LogGroup(
+            self, "Logs", retention=log_retention, encryption_key=logs_key, removal_policy=RemovalPolicy.RETAIN
         )
-        self.approval_topic.add_to_resource_policy(
+        self.state_machine = sfn.StateMachine(
+            self,
+            "StateMachine",
+            definition_body=sfn.DefinitionBody.from_chainable(definition),
+            timeout=Duration.days(8),
+            tracing_enabled=True,
+            logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=False),
+        )
+        execution_role.grant_pass_role(self.state_machine.role)
+        capture_bucket.grant_read_write(self.state_machine)
+        self.state_machine.add_to_role_policy(
+            iam.PolicyStatement(
+                sid="AutoScalingServiceLinkedRole",
+                actions=["iam:CreateServiceLinkedRole"],
+                resources=[f"arn:{stack.partition}:iam::{stack.account}:role/aws-service-role/sagemaker.application-autoscaling.amazonaws.com/*"],
+                conditions={"StringLike": {"iam:AWSServiceName": "sagemaker.application-autoscaling.amazonaws.com"}},
+            )
+        )
+
+        if package_account is not None and package_account != stack.account:
+            # Approved packages live in the training account's registry; its group policy lets
+            # this account read them, and this statement lets the flow use them.
+            self.state_machine.add_to_role_policy(
+                iam.PolicyStatement(
+                    sid="UseTrainingAccountPackages",
+                    actions=["sagemaker:DescribeModelPackage"],
+                    resources=[
+                        f"arn:{stack.partition}:sagemaker:{stack.region}:{package_account}:model-package/{model_package_group_name}/*"
+                    ],
+                )
+            )
+        self.approval_rule = events.Rule(
+            self,
+            "OnApproved",
+            description=f"Deploy approved packages of {model_package_group_name}",
+            event_pattern=approval_event_pattern(model_package_group_name),
+            targets=[targets.SfnStateMachine(self.state_machine)],
+        )
+        self._suppress()
+
+    # -- the flow's parts ------------------------------------------------------------------
+
+    def _add_production(self, definition: sfn.Chain, production: ProductionSettings, capture_bucket: s3.IBucket) -> sfn.Chain:
+        """Approval (task token), production endpoint with guarded rollout, autoscaling, monitoring."""
+        deploys_staging = self.stages != "production"
+        approval_topic = self.approval_topic = sns.Topic(
+            self, "ApprovalTopic", display_name=f"{self._base}: approve production deployment", master_key=self._key
+        )
+        approval_topic.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="TlsOnly",
                 effect=iam.Effect.DENY,
                 principals=[iam.AnyPrincipal()],
                 actions=["sns:Publish"],
-                resources=[self.approval_topic.topic_arn],
+                resources=[approval_topic.topic_arn],
                 conditions={"Bool": {"aws:SecureTransport": "false"}},
             )
         )
@@ -160,19 +235,16 @@ class ModelDeployment(Construct):
 
         monitor_image_uri = regional_value(self, "MonitorImages", model_monitor_image_by_region())
 
-        definition = self._model_step().next(
-            self._deploy("Staging", self.staging_endpoint_name, self._staging_config(staging), production=None)
-        )
         approval = tasks.SnsPublish(
             self,
             "AskForProductionApproval",
-            topic=self.approval_topic,
+            topic=approval_topic,
             integration_pattern=sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
-            subject=f"{endpoint_base}: approve production deployment",
+            subject=f"{self._base}: approve production deployment",
             message=sfn.TaskInput.from_object(
                 {
                     "model_package": sfn.JsonPath.string_at("$.detail.ModelPackageArn"),
-                    "staging_endpoint": self.staging_endpoint_name,
+                    "staging_endpoint": self.staging_endpoint_name if deploys_staging else "in the staging environment",
                     "approve": sfn.JsonPath.format(
                         "aws stepfunctions send-task-success --task-output '{}' --task-token {}", "{}", sfn.JsonPath.task_token
                     ),
@@ -190,40 +262,8 @@ class ModelDeployment(Construct):
         definition = definition.next(self._autoscaling(production))
         if production.monitoring:
             definition = definition.next(self._monitoring(production, capture_bucket, monitor_image_uri))
-        definition = definition.next(sfn.Succeed(self, "Deployed"))
+        return definition
 
-        log_group = logs.LogGroup(
-            self, "Logs", retention=log_retention, encryption_key=logs_key, removal_policy=RemovalPolicy.RETAIN
-        )
-        self.state_machine = sfn.StateMachine(
-            self,
-            "StateMachine",
-            definition_body=sfn.DefinitionBody.from_chainable(definition),
-            timeout=Duration.days(8),
-            tracing_enabled=True,
-            logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=False),
-        )
-        execution_role.grant_pass_role(self.state_machine.role)
-        capture_bucket.grant_read_write(self.state_machine)
-        self.state_machine.add_to_role_policy(
-            iam.PolicyStatement(
-                sid="AutoScalingServiceLinkedRole",
-                actions=["iam:CreateServiceLinkedRole"],
-                resources=[f"arn:{stack.partition}:iam::{stack.account}:role/aws-service-role/sagemaker.application-autoscaling.amazonaws.com/*"],
-                conditions={"StringLike": {"iam:AWSServiceName": "sagemaker.application-autoscaling.amazonaws.com"}},
-            )
-        )
-
-        self.approval_rule = events.Rule(
-            self,
-            "OnApproved",
-            description=f"Deploy approved packages of {model_package_group_name}",
-            event_pattern=approval_event_pattern(model_package_group_name),
-            targets=[targets.SfnStateMachine(self.state_machine)],
-        )
-        self._suppress()
-
-    # -- the flow's parts ------------------------------------------------------------------
 
     def _endpoint_metric(self, name: str, statistic: str) -> cloudwatch.Metric:
         return cloudwatch.Metric(

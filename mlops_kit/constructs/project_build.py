@@ -309,14 +309,14 @@ class ProjectBuildPipeline(Construct):
             if target.approval:
                 stage_actions.append(
                     actions.ManualApprovalAction(
-                        action_name=f"Approve{_pascal(target.name)}",
+                        action_name=f"Approve{pascal_case(target.name)}",
                         additional_information=f"Promote the {project_name} pipeline definition to {target.name}",
                         run_order=1,
                     )
                 )
             stage_actions.append(
                 actions.CodeBuildAction(
-                    action_name=f"Promote{_pascal(target.name)}",
+                    action_name=f"Promote{pascal_case(target.name)}",
                     project=update,
                     input=source_output,
                     run_order=2,
@@ -329,7 +329,7 @@ class ProjectBuildPipeline(Construct):
                     ),
                 )
             )
-            stages.append(codepipeline.StageProps(stage_name=f"Promote{_pascal(target.name)}", actions=stage_actions))
+            stages.append(codepipeline.StageProps(stage_name=f"Promote{pascal_case(target.name)}", actions=stage_actions))
 
         self.pipeline = codepipeline.Pipeline(
             self,
@@ -504,7 +504,8 @@ class PromotionRole(Construct):
         )
 
 
-def _pascal(name: str) -> str:
+def pascal_case(name: str) -> str:
+    """``prod-eu`` -> ``ProdEu``: environment names as construct IDs and stage names."""
     return "".join(part.capitalize() for part in re.split(r"[-_]", name))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import aws_cdk as cdk
 from aws_cdk import CfnOutput, Fn, Stack, Token
 from aws_cdk import aws_iam as iam
 from constructs import Construct
@@ -57,6 +58,19 @@ class BackboneStack(Stack):
         self.keys.allow_key_use(self.keys.data_key, self.execution.role, "SageMakerExecutionRole", create_grants=True)
         for persona in ("data_scientist", "ml_engineer", "mlops_engineer"):
             self.keys.allow_key_use(self.keys.data_key, self.personas.roles[persona], f"Persona{persona.title().replace('_', '')}")
+        serving = self._serving_accounts(config)
+        if serving:
+            # Endpoints in the staging and production accounts load approved models that
+            # training wrote here: decrypt through S3 only, for exactly those accounts.
+            self.keys.data_key.add_to_resource_policy(
+                iam.PolicyStatement(
+                    sid="ServingAccountsDecryptModelArtifacts",
+                    principals=[iam.AccountPrincipal(account) for account in serving],
+                    actions=["kms:Decrypt", "kms:DescribeKey"],
+                    resources=["*"],
+                    conditions={"StringEquals": {"kms:ViaService": f"s3.{self.region}.amazonaws.com"}},
+                )
+            )
 
         values = {
             "vpc-id": self.network.vpc.vpc_id,
@@ -73,6 +87,14 @@ class BackboneStack(Stack):
         iam.PermissionsBoundary.of(self).apply(self.boundary.policy)
         for name, role in self.personas.roles.items():
             CfnOutput(self, f"{name.title().replace('_', '')}RoleArn", value=role.role_arn, description=f"Assume this role as a {name.replace('_', ' ')}")
+
+    def _serving_accounts(self, config: KitConfig) -> list[str]:
+        """In the training environment of a delivery, the later environments' other accounts."""
+        current = getattr(cdk.Stage.of(self), "environment", None)
+        training = config.delivery.training_environment
+        if current is None or training is None or current.name != training.name:
+            return []
+        return config.delivery.deployment_accounts()
 
     def _zones(self, config: KitConfig) -> list[str] | None:
         """Zones for a pinned region, without an AZ lookup (no AWS call at synth)."""

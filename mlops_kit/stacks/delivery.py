@@ -10,11 +10,11 @@ build pipelines assume to promote their SageMaker pipeline definitions.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import aws_cdk as cdk
 from aws_cdk import CfnOutput, Stack, pipelines
+from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
@@ -25,14 +25,14 @@ from mlops_kit.constructs.audit import Audit
 from mlops_kit.constructs.delivery_pipeline import DeliveryPipeline
 from mlops_kit.constructs.encryption import platform_key
 from mlops_kit.constructs.identity import boundary_name
-from mlops_kit.constructs.project_build import PromotionRole
+from mlops_kit.constructs.project_build import PromotionRole, pascal_case
 from mlops_kit.constructs.storage import SecureBucket
 from mlops_kit.platform import Platform, add_platform, tag
 
 
 def stage_id(name: str) -> str:
     """``staging`` -> ``Staging``, ``prod-eu`` -> ``ProdEu``: the stage's construct ID."""
-    return "".join(part.capitalize() for part in re.split(r"[-_]", name))
+    return pascal_case(name)
 
 
 class DeliveryAccessStack(Stack):
@@ -43,6 +43,21 @@ class DeliveryAccessStack(Stack):
         boundary = iam.ManagedPolicy.from_managed_policy_name(self, "PermissionBoundary", boundary_name(prefix))
         self.promotion = PromotionRole(
             self, "PipelinePromotion", prefix=prefix, training_account=training_account, permissions_boundary=boundary
+        )
+        # The training account's project stacks forward approved model packages to this
+        # account's default event bus, where each project's deploy flow picks them up.
+        self.approvals = events.CfnEventBusPolicy(
+            self,
+            "TrainingAccountApprovals",
+            event_bus_name="default",
+            statement_id=f"{prefix}-training-account-approvals",
+            statement={
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:{self.partition}:iam::{training_account}:root"},
+                "Action": "events:PutEvents",
+                "Resource": f"arn:{self.partition}:events:{self.region}:{self.account}:event-bus/default",
+                "Condition": {"StringEquals": {"events:source": "aws.sagemaker"}},
+            },
         )
         CfnOutput(self, "PromotionRoleArn", value=self.promotion.role.role_arn)
 

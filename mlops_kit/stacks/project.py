@@ -7,10 +7,15 @@ CloudFormation exports, so adding or deleting a project never blocks a backbone 
 from __future__ import annotations
 
 import posixpath
+from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+import aws_cdk as cdk
 from aws_cdk import CfnOutput, Fn, Stack, Tags
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
@@ -18,14 +23,16 @@ from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from mlops_kit.config import KitConfig, ProjectConfig
+from mlops_kit.config.delivery import DeliveryEnvironment
 from mlops_kit.constructs.identity import SageMakerExecutionRole, boundary_name
 from mlops_kit.constructs.model_deployment import ModelDeployment, ProductionSettings, StagingSettings
-from mlops_kit.constructs.model_registry import ModelPackageGroup
+from mlops_kit.constructs.model_registry import ModelPackageGroup, approval_event_pattern
 from mlops_kit.constructs.project_build import (
     ProjectBuildPipeline,
     ProjectSource,
     build_placement,
     build_role_name,
+    pascal_case,
     promotion_role_name,
 )
 from mlops_kit.constructs.project_insight import PROJECT_TAG, ProjectBudget, ProjectDashboard
@@ -43,6 +50,36 @@ from mlops_kit.pipelines.context import (
     step_files,
 )
 from mlops_kit.stacks import parameters
+
+# Where the tabular template's training jobs write models (output_root/models).
+MODEL_ARTIFACTS = "pipeline/*/models/*"
+
+
+@dataclass(frozen=True)
+class DeployPlacement:
+    """What a project stack's deploy flow does in its environment."""
+
+    stages: str = "staging-and-production"
+    forward_to: tuple[DeliveryEnvironment, ...] = ()
+    package_account: str | None = None
+    package_region: str = ""
+
+
+def deploy_placement(scope: Construct, config: KitConfig) -> DeployPlacement:
+    """One account (delivery off, or one environment): the whole flow. Otherwise the training
+    environment forwards approvals to the later ones; a production-kind environment runs the
+    approval and the production part, any other later one the staging part."""
+    delivery = config.delivery
+    training = delivery.training_environment
+    current = getattr(cdk.Stage.of(scope), "environment", None)
+    later = tuple(delivery.environments[1:]) if training is not None else ()
+    if not later or current is None:
+        return DeployPlacement()
+    if current.name == training.name:  # type: ignore[union-attr]
+        return DeployPlacement(forward_to=later)
+    stages = "production" if current.is_production else "staging"
+    return DeployPlacement(stages=stages, package_account=training.account, package_region=training.region)  # type: ignore[union-attr]
+
 
 # Where a project's seed code zip goes when the kit's source is S3 (closed networks).
 SEED_CODE_PREFIX = "seed-code"
@@ -199,9 +236,14 @@ class ProjectStack(Stack):
         self.pipeline.grant_start_execution(self.team_role)
 
         # -- deploy flow: staging, approval, production ----------------------------------------
+        # One account: the whole flow here. Delivery across environments: the training one
+        # forwards approvals to the later ones, which deploy their part (staging or production).
         endpoints: list[str] = []
         self.deployment: ModelDeployment | None = None
-        if project.template == "tabular-training":
+        placement = deploy_placement(self, config)
+        if project.template == "tabular-training" and placement.forward_to:
+            self._forward_approvals(placement.forward_to)
+        elif project.template == "tabular-training":
             production = project.deploy.production
             self.deployment = ModelDeployment(
                 self,
@@ -226,8 +268,12 @@ class ProjectStack(Stack):
                     monitoring_schedule=project.monitoring.schedule,
                 ),
                 log_retention=retention(config.audit.log_retention_days),
+                stages=placement.stages,
+                package_account=placement.package_account,
             )
-            endpoints = [self.deployment.staging_endpoint_name, self.deployment.production_endpoint_name]
+            endpoints = self.deployment.endpoint_names
+            if placement.package_account is not None and placement.package_account != self.account:
+                self._read_training_models(placement.package_account, placement.package_region)
             self.team_role.add_to_principal_policy(
                 iam.PolicyStatement(
                     sid="InvokeOwnEndpoints",
@@ -277,6 +323,50 @@ class ProjectStack(Stack):
         if self.build is not None:
             CfnOutput(self, "BuildPipelineName", value=self.build.pipeline.pipeline_name)
         self._suppress(project)
+
+    def _forward_approvals(self, environments: Sequence[DeliveryEnvironment]) -> None:
+        """Approved packages go to the later environments' default event buses, and they may read the models."""
+        rule = events.Rule(
+            self,
+            "ForwardApprovals",
+            description=f"Approved packages of {self.model_group.model_package_group_name} to the serving environments",
+            event_pattern=approval_event_pattern(self.model_group.model_package_group_name),
+        )
+        for env in environments:
+            bus = events.EventBus.from_event_bus_arn(
+                self, f"DefaultBus{pascal_case(env.name)}", f"arn:{self.partition}:events:{env.region}:{env.account}:event-bus/default"
+            )
+            rule.add_target(targets.EventBus(bus))
+        serving = sorted({env.account for env in environments} - {self.account})
+        if serving:
+            # SageMaker in a serving account fetches the approved model's artifact from here.
+            self.bucket.add_to_resource_policy(
+                iam.PolicyStatement(
+                    sid="ServingAccountsReadModelArtifacts",
+                    principals=[iam.AccountPrincipal(account) for account in serving],
+                    actions=["s3:GetObject"],
+                    resources=[self.bucket.arn_for_objects(f"{MODEL_ARTIFACTS}")],
+                )
+            )
+
+    def _read_training_models(self, account: str, region: str) -> None:
+        """The serving side of cross-account deployment: model artifacts in the training account's project bucket."""
+        self.execution_role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="ReadTrainingAccountModelArtifacts",
+                actions=["s3:GetObject"],
+                resources=[f"arn:{self.partition}:s3:::*/{MODEL_ARTIFACTS}"],
+                conditions={"StringEquals": {"s3:ResourceAccount": account}},
+            )
+        )
+        self.execution_role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="DecryptTrainingAccountModelArtifacts",
+                actions=["kms:Decrypt", "kms:DescribeKey"],
+                resources=[f"arn:{self.partition}:kms:{region}:{account}:key/*"],
+                conditions={"StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"}},
+            )
+        )
 
     def _build_source(self, config: KitConfig, project: ProjectConfig) -> ProjectSource | None:
         """Where the project's seed code comes from, or None when nothing can be watched."""

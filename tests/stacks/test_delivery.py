@@ -479,3 +479,80 @@ def test_with_an_s3_kit_source_projects_build_from_a_zip_in_their_own_bucket(tmp
     assert source["Configuration"]["PollForSourceChanges"] is True
     for project in template.find_resources("AWS::CodeBuild::Project").values():
         assert "cd projects/credit-risk" in json.loads(project["Properties"]["Source"]["BuildSpec"])["phases"]["build"]["commands"]
+
+
+# --- the deploy flow across accounts: train in dev, serve in staging and production -----------
+
+
+def project_template(delivery: DeliveryStack, environment: str) -> Template:
+    return Template.from_stack(stage_project(delivery, environment))
+
+
+def test_dev_deploys_nothing_and_forwards_approvals_to_exactly_the_later_accounts(delivery: DeliveryStack) -> None:
+    template = project_template(delivery, "dev")
+    assert template.find_resources("AWS::StepFunctions::StateMachine") == {}
+    assert template.find_resources("AWS::SageMaker::Endpoint") == {}
+    rules = [r["Properties"] for r in template.find_resources("AWS::Events::Rule").values()
+             if r["Properties"].get("Description", "").startswith("Approved packages of")]
+    assert len(rules) == 1
+    assert rules[0]["EventPattern"]["detail"] == {"ModelPackageGroupName": ["mlops-credit-risk"], "ModelApprovalStatus": ["Approved"]}
+    buses = sorted(resolve_partition(target["Arn"]) for target in rules[0]["Targets"])
+    assert buses == [f"arn:aws:events:eu-west-1:{account}:event-bus/default" for account in (STAGING, PRODUCTION)]
+    reads = [s for p in template.find_resources("AWS::S3::BucketPolicy").values() for s in p["Properties"]["PolicyDocument"]["Statement"]
+             if s.get("Sid") == "ServingAccountsReadModelArtifacts"]
+    assert len(reads) == 1 and reads[0]["Action"] == "s3:GetObject"
+    assert accounts_in(reads[0]["Principal"]) == {STAGING, PRODUCTION}
+    assert json.dumps(reads[0]["Resource"]).endswith('/pipeline/*/models/*"]]}')
+
+
+def test_dev_data_key_lets_exactly_the_serving_accounts_decrypt_through_s3(delivery: DeliveryStack) -> None:
+    stage = next(s for s in delivery.stages if s.environment.name == "dev")
+    keys = Template.from_stack(stage.platform.backbone).find_resources("AWS::KMS::Key")
+    statements_ = [s for k in keys.values() for s in k["Properties"]["KeyPolicy"]["Statement"] if s.get("Sid") == "ServingAccountsDecryptModelArtifacts"]
+    assert len(statements_) == 1
+    assert accounts_in(statements_[0]["Principal"]) == {STAGING, PRODUCTION}
+    assert statements_[0]["Action"] == ["kms:Decrypt", "kms:DescribeKey"]
+    assert statements_[0]["Condition"] == {"StringEquals": {"kms:ViaService": "s3.eu-west-1.amazonaws.com"}}
+    for environment in ("staging", "production"):
+        other = next(s for s in delivery.stages if s.environment.name == environment)
+        assert "ServingAccountsDecryptModelArtifacts" not in json.dumps(Template.from_stack(other.platform.backbone).to_json())
+
+
+@pytest.mark.parametrize(("environment", "deployed", "absent"), [
+    ("staging", "mlops-credit-risk-staging", "mlops-credit-risk-production"),
+    ("production", "mlops-credit-risk-production", "mlops-credit-risk-staging"),
+])
+def test_each_serving_account_deploys_its_own_part_of_the_flow(delivery: DeliveryStack, environment: str, deployed: str, absent: str) -> None:
+    template = project_template(delivery, environment)
+    machines = template.find_resources("AWS::StepFunctions::StateMachine")
+    assert len(machines) == 1
+    definition = json.dumps(next(iter(machines.values()))["Properties"]["DefinitionString"])
+    assert deployed in definition and absent not in definition
+    # The approval (task token over SNS) is the production account's: promotion is decided there.
+    assert ("AskForProductionApproval" in definition) == (environment == "production")
+    assert len(template.find_resources("AWS::SNS::Topic")) == (1 if environment == "production" else 0)
+
+
+@pytest.mark.parametrize("environment", ["staging", "production"])
+def test_serving_accounts_use_exactly_the_training_accounts_packages_and_models(delivery: DeliveryStack, environment: str) -> None:
+    template = project_template(delivery, environment)
+    granted = [s for p in template.find_resources("AWS::IAM::Policy").values() for s in p["Properties"]["PolicyDocument"]["Statement"]]
+    by_sid = {s["Sid"]: s for s in granted if "Sid" in s}
+    packages = by_sid["UseTrainingAccountPackages"]
+    assert packages["Action"] == "sagemaker:DescribeModelPackage"
+    assert resolve_partition(packages["Resource"]) == f"arn:aws:sagemaker:eu-west-1:{DEV}:model-package/mlops-credit-risk/*"
+    assert by_sid["ReadTrainingAccountModelArtifacts"]["Condition"] == {"StringEquals": {"s3:ResourceAccount": DEV}}
+    decrypt = by_sid["DecryptTrainingAccountModelArtifacts"]
+    assert resolve_partition(decrypt["Resource"]) == f"arn:aws:kms:eu-west-1:{DEV}:key/*"
+    assert decrypt["Condition"] == {"StringEquals": {"kms:ViaService": "s3.eu-west-1.amazonaws.com"}}
+
+
+def test_later_accounts_take_sagemaker_events_from_the_training_account_only(delivery: DeliveryStack) -> None:
+    for stage in delivery.stages[1:]:
+        assert stage.access is not None
+        policies = Template.from_stack(stage.access).find_resources("AWS::Events::EventBusPolicy")
+        assert len(policies) == 1
+        statement = next(iter(policies.values()))["Properties"]["Statement"]
+        assert accounts_in(statement["Principal"]) == {DEV}
+        assert statement["Action"] == "events:PutEvents"
+        assert statement["Condition"] == {"StringEquals": {"events:source": "aws.sagemaker"}}
