@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from aws_cdk import Aws, Duration, RemovalPolicy
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -52,6 +54,20 @@ class PlatformKeys(Construct):
                 },
             )
         )
+
+    def allow_accounts_decrypt(
+        self, key: kms.IKey, accounts: Sequence[str], sid: str, *, via_service: str | None = None
+    ) -> None:
+        """Let other accounts decrypt with ``key`` (model artifacts they deploy), through ``via_service`` only when given."""
+        statement = iam.PolicyStatement(
+            sid=sid,
+            principals=[iam.AccountPrincipal(account) for account in accounts],
+            actions=["kms:Decrypt", "kms:DescribeKey"],
+            resources=["*"],
+        )
+        if via_service is not None:
+            statement.add_condition("StringEquals", {"kms:ViaService": via_service})
+        key.add_to_resource_policy(statement)
 
     def allow_key_use(self, key: kms.IKey, principal: iam.IPrincipal, sid: str, *, create_grants: bool = False) -> None:
         """Name ``principal`` in the key policy, so the key itself says who uses it."""

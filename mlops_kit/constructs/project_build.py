@@ -32,6 +32,7 @@ from constructs import Construct
 from mlops_kit.config.delivery import CONNECTION_ARN, REPOSITORY, DeliveryConfig
 from mlops_kit.errors import KitError
 from mlops_kit.nag import suppress
+from mlops_kit.stages import in_training_environment
 
 DEFINITION_FILE = "pipeline-definition.json"
 DEFAULT_TEST_COMMAND = "python -m pytest -q"
@@ -150,13 +151,12 @@ def build_placement(scope: Construct, delivery: DeliveryConfig) -> BuildPlacemen
     Delivery off: yes, in the single environment, with no promotion. Delivery on: only in
     the stage of the first (training) environment, promoting to every later environment in
     order (production ones behind a manual approval); ``None`` in the other stages.
-    The Delivery stages expose their environment as ``Stage.of(scope).environment``.
+    (``mlops_kit.stages`` reads the stage's environment.)
     """
     if not delivery.enabled:
         return BuildPlacement("default", ())
-    current = getattr(cdk.Stage.of(scope), "environment", None)
     training = delivery.training_environment
-    if training is None or getattr(current, "name", None) != training.name:
+    if training is None or not in_training_environment(scope, delivery):
         return None
     targets = tuple(
         PromotionTarget(env.name, env.account, env.region, approval=env.is_production) for env in delivery.environments[1:]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import aws_cdk as cdk
 from aws_cdk import CfnOutput, Fn, Stack, Token
 from aws_cdk import aws_iam as iam
 from constructs import Construct
@@ -14,6 +13,7 @@ from mlops_kit.constructs.identity import PermissionBoundary, PersonaRoles, Sage
 from mlops_kit.constructs.network import Network
 from mlops_kit.constructs.retention import retention
 from mlops_kit.stacks import parameters
+from mlops_kit.stages import in_training_environment
 
 
 class BackboneStack(Stack):
@@ -62,14 +62,8 @@ class BackboneStack(Stack):
         if serving:
             # Endpoints in the staging and production accounts load approved models that
             # training wrote here: decrypt through S3 only, for exactly those accounts.
-            self.keys.data_key.add_to_resource_policy(
-                iam.PolicyStatement(
-                    sid="ServingAccountsDecryptModelArtifacts",
-                    principals=[iam.AccountPrincipal(account) for account in serving],
-                    actions=["kms:Decrypt", "kms:DescribeKey"],
-                    resources=["*"],
-                    conditions={"StringEquals": {"kms:ViaService": f"s3.{self.region}.amazonaws.com"}},
-                )
+            self.keys.allow_accounts_decrypt(
+                self.keys.data_key, serving, "ServingAccountsDecryptModelArtifacts", via_service=f"s3.{self.region}.amazonaws.com"
             )
 
         values = {
@@ -90,11 +84,7 @@ class BackboneStack(Stack):
 
     def _serving_accounts(self, config: KitConfig) -> list[str]:
         """In the training environment of a delivery, the later environments' other accounts."""
-        current = getattr(cdk.Stage.of(self), "environment", None)
-        training = config.delivery.training_environment
-        if current is None or training is None or current.name != training.name:
-            return []
-        return config.delivery.deployment_accounts()
+        return config.delivery.deployment_accounts() if in_training_environment(self, config.delivery) else []
 
     def _zones(self, config: KitConfig) -> list[str] | None:
         """Zones for a pinned region, without an AZ lookup (no AWS call at synth)."""

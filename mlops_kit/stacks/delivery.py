@@ -30,11 +30,6 @@ from mlops_kit.constructs.storage import SecureBucket
 from mlops_kit.platform import Platform, add_platform, tag
 
 
-def stage_id(name: str) -> str:
-    """``staging`` -> ``Staging``, ``prod-eu`` -> ``ProdEu``: the stage's construct ID."""
-    return pascal_case(name)
-
-
 class DeliveryAccessStack(Stack):
     """What the training account's project builds may do in a later environment."""
 
@@ -156,7 +151,7 @@ class DeliveryStack(Stack):
         self.stages: list[PlatformStage] = []
         for environment in delivery.environments:
             stage = PlatformStage(
-                self, stage_id(environment.name), config=config, environment=environment, training_account=training,
+                self, pascal_case(environment.name), config=config, environment=environment, training_account=training,
                 projects_dir=projects_dir,
             )
             approval = f"Deploy the {prefix} platform to {environment.name} ({environment.account}, {environment.region})"

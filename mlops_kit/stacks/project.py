@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-import aws_cdk as cdk
 from aws_cdk import CfnOutput, Fn, Stack, Tags
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
@@ -50,6 +49,7 @@ from mlops_kit.pipelines.context import (
     step_files,
 )
 from mlops_kit.stacks import parameters
+from mlops_kit.stages import environment_of, in_training_environment
 
 # Where the tabular template's training jobs write models (output_root/models).
 MODEL_ARTIFACTS = "pipeline/*/models/*"
@@ -70,15 +70,14 @@ def deploy_placement(scope: Construct, config: KitConfig) -> DeployPlacement:
     environment forwards approvals to the later ones; a production-kind environment runs the
     approval and the production part, any other later one the staging part."""
     delivery = config.delivery
-    training = delivery.training_environment
-    current = getattr(cdk.Stage.of(scope), "environment", None)
+    training, current = delivery.training_environment, environment_of(scope)
     later = tuple(delivery.environments[1:]) if training is not None else ()
-    if not later or current is None:
+    if training is None or current is None or not later:
         return DeployPlacement()
-    if current.name == training.name:  # type: ignore[union-attr]
+    if in_training_environment(scope, delivery):
         return DeployPlacement(forward_to=later)
     stages = "production" if current.is_production else "staging"
-    return DeployPlacement(stages=stages, package_account=training.account, package_region=training.region)  # type: ignore[union-attr]
+    return DeployPlacement(stages=stages, package_account=training.account, package_region=training.region)
 
 
 # Where a project's seed code zip goes when the kit's source is S3 (closed networks).

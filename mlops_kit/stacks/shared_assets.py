@@ -140,14 +140,7 @@ class SharedAssetsStack(Stack):
         )
         if reader_accounts:
             # Reader accounts decrypt model artifacts: the key policy must name them.
-            backbone.keys.data_key.add_to_resource_policy(
-                iam.PolicyStatement(
-                    sid="ModelRegistryReaderAccountsDecrypt",
-                    principals=[iam.AccountPrincipal(account) for account in reader_accounts],
-                    actions=["kms:Decrypt", "kms:DescribeKey"],
-                    resources=["*"],
-                )
-            )
+            backbone.keys.allow_accounts_decrypt(backbone.keys.data_key, reader_accounts, "ModelRegistryReaderAccountsDecrypt")
         values["model-registry-event-bus-name"] = self.model_registry.event_bus.event_bus_name
         values["model-registry-event-bus-arn"] = self.model_registry.event_bus.event_bus_arn
 
