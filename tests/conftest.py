@@ -6,6 +6,7 @@ import json
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -79,3 +80,10 @@ def stack_of(default_app: cdk.App) -> Callable[[str], cdk.Stack]:
         return child
 
     return find
+
+
+def joined(value: Any, reference: str) -> str:
+    """Text that CloudFormation joins with deploy-time references (``Fn::Join``), read with ``reference`` in their place."""
+    if isinstance(value, str):
+        return value
+    return "".join(part if isinstance(part, str) else reference for part in value["Fn::Join"][1])

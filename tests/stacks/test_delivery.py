@@ -14,7 +14,7 @@ from mlops_kit.app import build_app
 from mlops_kit.config import KitConfig, load_config
 from mlops_kit.errors import ConfigError
 from mlops_kit.stacks.delivery import DeliveryStack, PlatformStage
-from tests.conftest import ROOT, config_from_yaml, feature_flags
+from tests.conftest import ROOT, config_from_yaml, feature_flags, joined
 
 THREE_ACCOUNTS = ROOT / "tests" / "configs" / "three-accounts" / "kit.yaml"
 TOOLING, DEV, STAGING, PRODUCTION = "111111111111", "222222222222", "333333333333", "444444444444"
@@ -32,15 +32,26 @@ def outdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("three-accounts")
 
 
-@pytest.fixture(scope="module")
-def app(config: KitConfig, outdir: Path) -> cdk.App:
-    """Synthesized once. cdk-nag findings are recorded in the assembly instead of aborting the synth,
-    so a finding fails ``test_every_stack_is_nag_clean_including_stages`` alone, with its path."""
+def synth_recording_findings(config: KitConfig, outdir: Path) -> cdk.App:
+    """cdk-nag findings are recorded in the assembly instead of aborting the synth, so a
+    finding fails the nag-clean test alone, with its path. Projects: the shipped ones."""
     context = {**feature_flags(), "@aws-cdk/core:annotationsInValidationReport": False}
     app = cdk.App(context=context, outdir=str(outdir))
     build_app(config, app=app, projects_dir=ROOT / "projects")
     app.synth()
     return app
+
+
+def delivery_stack(app: cdk.App) -> DeliveryStack:
+    stack = app.node.find_child("Delivery")
+    assert isinstance(stack, DeliveryStack)
+    return stack
+
+
+@pytest.fixture(scope="module")
+def app(config: KitConfig, outdir: Path) -> cdk.App:
+    """Synthesized once."""
+    return synth_recording_findings(config, outdir)
 
 
 @pytest.fixture(scope="module")
@@ -51,9 +62,7 @@ def assembly(app: cdk.App, outdir: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def delivery(app: cdk.App) -> DeliveryStack:
-    stack = app.node.find_child("Delivery")
-    assert isinstance(stack, DeliveryStack)
-    return stack
+    return delivery_stack(app)
 
 
 @pytest.fixture(scope="module")
@@ -437,9 +446,7 @@ def test_promotion_assumes_exactly_the_later_accounts_promotion_roles(delivery: 
 
 def resolve_partition(value: Any) -> str:
     """CDK writes ARNs with the partition as a reference; the accounts are literal here."""
-    if isinstance(value, str):
-        return value
-    return "".join(p if isinstance(p, str) else "aws" for p in value["Fn::Join"][1])
+    return joined(value, "aws")
 
 
 @pytest.mark.parametrize("environment", ["staging", "production"])

@@ -14,15 +14,24 @@ from typing import Any
 import aws_cdk as cdk
 import pytest
 
-from mlops_kit.app import build_app
 from mlops_kit.config import KitConfig, load_config
 from mlops_kit.constructs.delivery_pipeline import RegionalArtifactsStack
 from mlops_kit.stacks.delivery import DeliveryStack
-from tests.conftest import ROOT, feature_flags
-from tests.stacks.test_delivery import accounts_in, all_templates, nag_errors, statements
+from tests.conftest import ROOT
+from tests.stacks.test_delivery import (
+    DEV,
+    PRODUCTION,
+    STAGING,
+    TOOLING,
+    accounts_in,
+    all_templates,
+    delivery_stack,
+    nag_errors,
+    statements,
+    synth_recording_findings,
+)
 
 TWO_REGIONS = ROOT / "tests" / "configs" / "two-regions" / "kit.yaml"
-TOOLING, DEV, STAGING, PRODUCTION = "111111111111", "222222222222", "333333333333", "444444444444"
 HOME = "eu-west-1"
 REGION_OF = {"Dev": (DEV, HOME), "Staging": (STAGING, "eu-central-1"), "Production": (PRODUCTION, "us-east-1")}
 OTHER_REGIONS = {"eu-central-1": STAGING, "us-east-1": PRODUCTION}
@@ -45,19 +54,13 @@ def outdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def app(config: KitConfig, outdir: Path) -> cdk.App:
-    """Synthesized once; cdk-nag findings are recorded in the assembly, not raised (see test_delivery.py)."""
-    context = {**feature_flags(), "@aws-cdk/core:annotationsInValidationReport": False}
-    app = cdk.App(context=context, outdir=str(outdir))
-    build_app(config, app=app, projects_dir=ROOT / "projects")
-    app.synth()
-    return app
+    """Synthesized once; cdk-nag findings are recorded in the assembly, not raised."""
+    return synth_recording_findings(config, outdir)
 
 
 @pytest.fixture(scope="module")
 def delivery(app: cdk.App) -> DeliveryStack:
-    stack = app.node.find_child("Delivery")
-    assert isinstance(stack, DeliveryStack)
-    return stack
+    return delivery_stack(app)
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ from mlops_kit.config import KitConfig, load_config
 from mlops_kit.config.project import PROJECT_TEMPLATES
 from mlops_kit.pipelines import TEMPLATES
 from mlops_kit.stacks.project import ProjectStack
-from tests.conftest import ROOT, feature_flags, nag_problems
+from tests.conftest import ROOT, feature_flags, joined, nag_problems
 
 PROJECTS = {"churn": "tabular-training", "fraud": "tabular-training", "scoring": "batch-inference"}
 OWNER = "arn:aws:iam::111122223333:role/ChurnTeam"
@@ -213,8 +213,7 @@ def test_project_templates_are_the_pipeline_templates() -> None:
 
 def json_with_references(value: Any) -> Any:
     """JSON text that CloudFormation joins with deploy-time references, read with "REF" in their place."""
-    parts = value["Fn::Join"][1] if isinstance(value, dict) else [value]
-    return json.loads("".join(p if isinstance(p, str) else "REF" for p in parts))
+    return json.loads(joined(value, "REF"))
 
 
 @pytest.mark.parametrize("name", sorted(PROJECTS))
