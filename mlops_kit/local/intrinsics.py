@@ -67,34 +67,7 @@ def _getatt_parts(arg: Any) -> tuple[str, str]:
 
 def references(value: Any) -> set[str]:
     """Logical ids (and parameter names) that ``value`` refers to, without pseudo parameters."""
-    found: set[str] = set()
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            if len(node) == 1:
-                ((key, arg),) = node.items()
-                if key == "Ref" and isinstance(arg, str):
-                    found.add(arg)
-                    return
-                if key == "Fn::GetAtt":
-                    found.add(_getatt_parts(arg)[0])
-                    return
-                if key == "Fn::Sub":
-                    text, variables = _sub_parts(arg)
-                    for name in _SUB_VARIABLE.findall(text):
-                        base = name.split(".", 1)[0]
-                        if base not in variables:
-                            found.add(base)
-                    walk(list(variables.values()))
-                    return
-            for child in node.values():
-                walk(child)
-        elif isinstance(node, list):
-            for child in node:
-                walk(child)
-
-    walk(value)
-    return {name for name in found if name not in PSEUDO_PARAMETERS}
+    return {name for name, _attribute in getatt_pairs(value)}
 
 
 def getatt_pairs(value: Any) -> set[tuple[str, str | None]]:
