@@ -39,6 +39,9 @@ synth: setup  ## synthesize and check only
 test: setup  ## run the whole test suite
 	$(BIN)/pytest
 
+test-fast: setup  ## the suite without the embedded-AWS integration tests
+	$(BIN)/pytest -m "not integration"
+
 lint: setup  ## ruff and mypy over the package
 	$(BIN)/ruff check mlops_kit tests benchmarks
 	$(BIN)/mypy
