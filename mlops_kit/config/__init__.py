@@ -76,7 +76,13 @@ def load_project(path: Path, prefix: str, delivery: DeliveryConfig | None = None
 
 def load_config(path: Path = DEFAULT_CONFIG, *, projects_dir: Path | None = None) -> KitConfig:
     """Read and validate ``kit.yaml`` and every ``projects/*.yaml`` beside it."""
-    config = validate_document(KitConfig, read_yaml(path))
+    document = read_yaml(path)
+    if not document.data:
+        # A fully default platform synthesizes, so a truncated or emptied kit.yaml would go unnoticed.
+        raise ConfigError(
+            document.file, None, "the file is empty (or holds only comments): write at least `prefix: <name>` to use the defaults"
+        )
+    config = validate_document(KitConfig, document)
     folder = projects_dir if projects_dir is not None else projects_dir_of(path)
     files = sorted(folder.glob("*.yaml")) if folder.is_dir() else []
     projects = tuple(load_project(file, config.prefix, config.delivery) for file in files)

@@ -6,7 +6,7 @@ import re
 from functools import cache
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict
 
 ARN_PATTERN = re.compile(r"^arn:aws(-cn|-us-gov|-iso|-iso-b)?:[a-z0-9-]+:[a-z0-9-]*:(\d{12})?:.+$")
 PRINCIPAL_PATTERN = re.compile(r"^arn:aws(-cn|-us-gov|-iso|-iso-b)?:(iam|sts)::\d{12}:(root|(role|user|assumed-role)/[\w+=,.@/-]+)$")
@@ -27,6 +27,14 @@ def _principal_arn(value: str) -> str:
             "not an IAM principal ARN; allowed: arn:aws:iam::<12-digit account>:root, "
             ":role/<name> or :user/<name> (or an sts assumed-role ARN)"
         )
+    return value
+
+
+def _quoted_account(value: object) -> object:
+    # YAML reads unquoted digits as an integer (and drops an account's leading zeros), so the
+    # string check below would only say "should be a valid string": say how to write it instead.
+    if isinstance(value, int) and not isinstance(value, bool):
+        raise ValueError(f"an AWS account ID must be quoted: write \"{value:012d}\" (YAML reads unquoted digits as a number)")
     return value
 
 
@@ -70,7 +78,7 @@ def _name(value: str) -> str:
 
 
 PrincipalArn = Annotated[str, AfterValidator(_principal_arn)]
-AccountId = Annotated[str, AfterValidator(_account)]
+AccountId = Annotated[str, BeforeValidator(_quoted_account), AfterValidator(_account)]
 Region = Annotated[str, AfterValidator(_region)]
 RetentionDays = Annotated[int, AfterValidator(_retention)]
 KitName = Annotated[str, AfterValidator(_name)]

@@ -53,7 +53,8 @@ def _unwrap(annotation: Any) -> Any:
 
 
 def _aliases(model: type[BaseModel]) -> list[str]:
-    return [field.alias or name for name, field in model.model_fields.items()]
+    # Excluded fields are filled by the loader (kit.yaml's projects), never written in the file.
+    return [field.alias or name for name, field in model.model_fields.items() if not field.exclude]
 
 
 def _describe(error: dict[str, Any], model: type[BaseModel]) -> tuple[FieldPath, str]:

@@ -232,3 +232,30 @@ def test_build_section_mistakes_name_file_and_field(tmp_path: Path, build: str, 
     assert caught.value.field == field
     assert str(caught.value).startswith(str(tmp_path / "projects" / "churn.yaml"))
     assert allowed in str(caught.value)
+
+
+@pytest.mark.parametrize("text", ["", "# prefix: team\n\n# network: {}\n"])
+def test_fails_if_kit_yaml_is_empty_or_only_comments(tmp_path: Path, text: str) -> None:
+    # A fully default platform synthesizes, so a truncated file must not pass silently.
+    path = tmp_path / "kit.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert str(caught.value) == (
+        f"{path}: the file is empty (or holds only comments): write at least `prefix: <name>` to use the defaults"
+    )
+
+
+def test_fails_if_account_is_unquoted_and_says_to_quote_it() -> None:
+    error = error_for("environment:\n  account: 123456789012\n  region: us-east-1\n")
+    assert str(error) == (
+        'kit.yaml:2: environment.account: got 123456789012: an AWS account ID must be quoted: write "123456789012" '
+        "(YAML reads unquoted digits as a number)"
+    )
+
+
+def test_allowed_top_level_keys_leave_out_the_loader_filled_projects() -> None:
+    error = error_for("prefixx: team\n")
+    assert str(error).endswith(
+        "allowed keys: prefix, environment, network, personas, audit, shared_assets, delivery, tags"
+    )
