@@ -32,6 +32,23 @@ app = typer.Typer(
 ConfigOption = Annotated[Path, typer.Option("--config", "-c", help="The platform configuration file.")]
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"mlops-kit {version('sagemaker-mlops-kit')}")
+        raise typer.Exit()
+
+
+@app.callback(context_settings={"help_option_names": ["-h", "--help"]})
+def _main(
+    _version: Annotated[
+        bool, typer.Option("--version", callback=_print_version, is_eager=True, help="Print the kit's version and exit.")
+    ] = False,
+) -> None:
+    """Build, check and run the three-tier SageMaker MLOps platform."""
+
+
 def fail(error: KitError) -> typer.Exit:
     typer.echo(f"error: {error}", err=True)
     return typer.Exit(error.exit_code)

@@ -155,3 +155,15 @@ def test_seed_tests_of_a_new_project_pass_as_its_build_runs_them(workdir: Path) 
     )
     assert result.returncode == 0, result.stdout[-2000:]
     assert "1 passed" in result.stdout
+
+
+def test_version_and_short_help(tmp_path: Path) -> None:
+    from importlib.metadata import version
+
+    result = run("--version", cwd=tmp_path)
+    assert result.returncode == 0, result
+    assert result.stdout == f"mlops-kit {version('sagemaker-mlops-kit')}\n"
+    short = run("-h", cwd=tmp_path)
+    assert short.returncode == 0, short
+    assert "Usage: mlops-kit" in short.stdout and "new-project" in short.stdout
+    assert tree(tmp_path) == []
