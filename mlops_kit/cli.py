@@ -237,7 +237,7 @@ def deploy(
 def main() -> None:
     """Console-script entry point."""
     try:
-        app()
+        app(prog_name="mlops-kit")
     except KitError as error:  # raised below a command that did not catch it
         typer.echo(f"error: {error}", err=True)
         sys.exit(error.exit_code)
