@@ -215,7 +215,12 @@ def deploy(
     if not (assembly / "manifest.json").exists():
         raise fail(KitError(f"mlops-kit deploy: --assembly: {assembly}/manifest.json not found; run `mlops-kit synth` first"))
     from mlops_kit.local import EmbeddedAws, deploy_assembly, printer, render_table
+    from mlops_kit.local.assembly import load_assembly
 
+    try:  # a --stack that matches nothing is a command-line mistake: say so before a server starts
+        load_assembly(assembly).select(stacks or None)
+    except KitError as error:
+        raise fail(error) from None
     started = time.perf_counter()
     ok = False
     with EmbeddedAws(keep=keep) as aws:

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mlops_kit.errors import KitError
+
 STACK_ARTIFACT = "aws:cloudformation:stack"
 ASSET_MANIFEST_ARTIFACT = "cdk:asset-manifest"
 
@@ -27,8 +29,8 @@ ASSET_MANIFEST_ARTIFACT = "cdk:asset-manifest"
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 
 
-class AssemblyError(ValueError):
-    """The cloud assembly is missing, malformed or has a dependency cycle."""
+class AssemblyError(KitError, ValueError):
+    """The cloud assembly is missing, malformed or has a dependency cycle, or no stack matches."""
 
 
 @dataclass(frozen=True)
@@ -92,7 +94,8 @@ class CloudAssembly:
             )
         ]
         if not chosen:
-            raise AssemblyError(f"no stack matches {wanted}; have: {[s.stack_name for s in self.stacks]}")
+            have = ", ".join(s.stack_name for s in self.stacks)
+            raise AssemblyError(f"--stack: no stack matches {', '.join(wanted)}; the assembly has: {have}")
         return chosen
 
 

@@ -167,3 +167,27 @@ def test_version_and_short_help(tmp_path: Path) -> None:
     assert short.returncode == 0, short
     assert "Usage: mlops-kit" in short.stdout and "new-project" in short.stdout
     assert tree(tmp_path) == []
+
+
+def test_fails_if_deploy_stack_matches_nothing(tmp_path: Path) -> None:
+    # A one-stack cloud assembly is enough: the selection is checked before any server starts.
+    assembly = tmp_path / "cdk.out"
+    assembly.mkdir()
+    (assembly / "Backbone.template.json").write_text('{"Resources": {}}')
+    (assembly / "manifest.json").write_text(
+        json.dumps(
+            {
+                "version": "43.0.0",
+                "artifacts": {
+                    "Backbone": {
+                        "type": "aws:cloudformation:stack",
+                        "environment": "aws://unknown-account/unknown-region",
+                        "properties": {"templateFile": "Backbone.template.json"},
+                    }
+                },
+            }
+        )
+    )
+    result = run("deploy", "--local", "--assembly", str(assembly), "--stack", "NoSuchStack*", cwd=tmp_path)
+    assert_plain_error(result, "--stack: no stack matches NoSuchStack*; the assembly has: Backbone")
+    assert "embedded AWS" not in result.stdout
