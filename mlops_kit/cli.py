@@ -95,11 +95,11 @@ def schema(
     typer.echo(f"wrote {output}")
 
 
-def run_synth(config: Path, output: Path) -> float:
+def run_synth(config: Path, output: Path, *, quiet: bool = False) -> float:
     """Synthesize with the real CDK CLI into a fresh folder, then swap it into ``output``.
 
     ``output`` is replaced only when synth succeeds, so a failed run leaves the last good
-    cloud assembly untouched.
+    cloud assembly untouched. ``quiet`` keeps the CLI's own output back unless it fails.
     """
     root = project_root(config)
     output = output if output.is_absolute() else root / output
@@ -107,9 +107,13 @@ def run_synth(config: Path, output: Path) -> float:
     staging = Path(tempfile.mkdtemp(prefix=".cdk.out.", dir=output.parent))
     command = [*cdk_command(root), "synth", "--quiet", "--output", str(staging), "--context", f"config={config.resolve()}"]
     started = time.perf_counter()
-    result = subprocess.run(command, cwd=root, env={**os.environ, "CDK_DISABLE_CLI_TELEMETRY": "true"}, check=False)
+    result = subprocess.run(
+        command, cwd=root, env={**os.environ, "CDK_DISABLE_CLI_TELEMETRY": "true"}, check=False, capture_output=quiet, text=True
+    )
     elapsed = time.perf_counter() - started
     if result.returncode != 0:
+        if quiet:
+            sys.stderr.write(result.stdout + result.stderr)
         shutil.rmtree(staging, ignore_errors=True)
         typer.echo(f"error: cdk synth failed (exit {result.returncode}); {output.name}/ was left as it was", err=True)
         raise typer.Exit(1)
@@ -156,6 +160,46 @@ def check(
     if not (assembly / "manifest.json").exists():
         raise fail(KitError(f"{assembly}: no cloud assembly here (manifest.json missing); run `mlops-kit synth` first"))
     _report(assembly)
+
+
+@app.command()
+def diff(
+    stacks: Annotated[list[str] | None, typer.Argument(help="Stacks to compare (globs); default: all.")] = None,
+    config: ConfigOption = DEFAULT_CONFIG,
+    assembly: Annotated[Path, typer.Option("--assembly", "-a", help="The last good cloud assembly.")] = Path("cdk.out"),
+    new: Annotated[
+        Path | None, typer.Option("--new", help="Compare with this cloud assembly instead of synthesizing now.")
+    ] = None,
+    brief: Annotated[bool, typer.Option(help="Only the one-line summary per stack.")] = False,
+    fail_on_change: Annotated[bool, typer.Option("--fail", help="Exit 1 when anything differs.")] = False,
+) -> None:
+    """Compare the current synth with the last good one, offline (no account needed, unlike `cdk diff`)."""
+    from mlops_kit.diff import diff_assemblies, render
+
+    if not (assembly / "manifest.json").exists():
+        raise fail(KitError(f"mlops-kit diff: --assembly: {assembly}/manifest.json not found; run `mlops-kit synth` first"))
+    if new is not None and not (new / "manifest.json").exists():
+        raise fail(KitError(f"mlops-kit diff: --new: {new}/manifest.json not found; give a synthesized cloud assembly"))
+    scratch: Path | None = None
+    try:
+        if new is None:
+            try:
+                load_config(config)
+            except KitError as error:
+                raise fail(error) from None
+            scratch = Path(tempfile.mkdtemp(prefix=".cdk.out.diff.", dir=project_root(config)))
+            run_synth(config, scratch / "cdk.out", quiet=True)
+            new = scratch / "cdk.out"
+        try:
+            diffs = diff_assemblies(assembly, new, stacks or None)
+        except KitError as error:
+            raise fail(error) from None
+        typer.echo(render(diffs, verbose=not brief))
+    finally:
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
+    if fail_on_change and any(d.status != "unchanged" for d in diffs):
+        raise typer.Exit(1)
 
 
 @app.command("new-project")
