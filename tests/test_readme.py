@@ -49,3 +49,17 @@ def test_persona_table_matches_the_roles_the_kit_creates() -> None:
         for tier in (1, 2, 3):
             purposes = [g.purpose for g in persona_grant if g.tier == tier]
             assert cells[1 + tier] == ("; ".join(purposes) if purposes else "—"), (persona, tier)
+
+
+def test_tier_diagram_boxes_line_up() -> None:
+    """Every line inside a box of the README's diagram closes at the column its top border does."""
+    diagram = README.split("```\n", 2)[1]
+    left = right = None
+    for number, line in enumerate(diagram.splitlines(), start=1):
+        if "┌" in line:
+            left, right = line.index("┌"), line.index("┐")
+        elif left is not None and right is not None and "│" in line[left : left + 1]:
+            assert line[right] == "│", f"diagram line {number} closes at the wrong column: {line!r}"
+        elif "└" in line:
+            assert (line.index("└"), line.index("┘")) == (left, right), f"diagram line {number}: {line!r}"
+            left = right = None
