@@ -1,12 +1,28 @@
-"""Read a synthesized cloud assembly: stacks, resource counts, cdk-nag reports and cfn-lint findings."""
+"""Read a synthesized cloud assembly: stacks, resource counts, cdk-nag reports and cfn-lint findings.
+
+cfn-lint costs about a second per template, every time, so its findings are cached by content:
+the key is the SHA-256 of the template bytes, the cfn-lint version and the regions linted, and
+the cache folder (``.cdk.out.lint-cache/`` beside the cloud assembly) survives the swap of
+``cdk.out/`` that every synth does. A template whose bytes did not change gets the findings it
+got before; the others are linted in parallel processes, one per core. ``use_cache=False`` (the
+CLI's ``--no-cache``) lints everything and refreshes the cache.
+"""
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
+import multiprocessing
+import os
 from collections import Counter
+from collections.abc import Iterable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+
+LINT_REGIONS = ("us-east-1",)
+LINT_CACHE = ".cdk.out.lint-cache"
 
 
 @dataclass
@@ -75,7 +91,7 @@ def lint(template: Path) -> tuple[list[str], list[str]]:
     """cfn-lint errors and warnings for one template (informational findings are dropped)."""
     from cfnlint.api import ManualArgs, lint_file
 
-    matches = lint_file(template, config=ManualArgs(regions=["us-east-1"]))
+    matches = lint_file(template, config=ManualArgs(regions=list(LINT_REGIONS)))
     errors, warnings = [], []
     for match in matches:
         text = f"{match.rule.id} {match.message} ({'/'.join(str(p) for p in match.path or [])})"
@@ -87,10 +103,56 @@ def lint(template: Path) -> tuple[list[str], list[str]]:
     return errors, warnings
 
 
-def summarize(assembly: Path, *, run_lint: bool = True) -> AssemblySummary:
+def _cache_key(template: Path) -> str:
+    from importlib.metadata import version
+
+    digest = hashlib.sha256(template.read_bytes())
+    digest.update(f"\0cfn-lint {version('cfn-lint')}\0{','.join(LINT_REGIONS)}".encode())
+    return digest.hexdigest()
+
+
+def lint_all(
+    templates: Iterable[Path], *, cache_dir: Path | None, use_cache: bool = True, max_workers: int | None = None
+) -> dict[Path, tuple[list[str], list[str]]]:
+    """cfn-lint findings per template: from the content cache where the bytes are known, else linted in parallel."""
+    results: dict[Path, tuple[list[str], list[str]]] = {}
+    keys = {template: _cache_key(template) for template in templates}
+    todo: list[Path] = []
+    for template, key in keys.items():
+        cached = cache_dir / f"{key}.json" if cache_dir is not None else None
+        if use_cache and cached is not None and cached.is_file():
+            errors, warnings = json.loads(cached.read_text())
+            results[template] = (errors, warnings)
+        else:
+            todo.append(template)
+    workers = min(len(todo), max_workers or os.cpu_count() or 1)
+    if workers > 1 and "fork" in multiprocessing.get_all_start_methods():
+        import cfnlint.api  # noqa: F401  # imported once here, inherited by the forked workers
+
+        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork")) as pool:
+            fresh = dict(zip(todo, pool.map(lint, todo), strict=True))
+    else:
+        fresh = {template: lint(template) for template in todo}
+    for template, found in fresh.items():
+        results[template] = found
+        if cache_dir is not None:
+            cache_dir.mkdir(parents=True, exist_ok=True)
+            (cache_dir / f"{keys[template]}.json").write_text(json.dumps(list(found)))
+    return results
+
+
+def summarize(
+    assembly: Path, *, run_lint: bool = True, use_cache: bool = True, max_workers: int | None = None
+) -> AssemblySummary:
     rows = _nag_rows(assembly)
     stacks: list[StackSummary] = []
-    for name, template in stack_templates(assembly).items():
+    templates = stack_templates(assembly)
+    findings = (
+        lint_all(templates.values(), cache_dir=assembly.resolve().parent / LINT_CACHE, use_cache=use_cache, max_workers=max_workers)
+        if run_lint
+        else {}
+    )
+    for name, template in templates.items():
         body = json.loads(template.read_text())
         summary = StackSummary(name=name, template=template, resources=len(body.get("Resources", {})))
         counts = Counter(row["Compliance"] for row in rows if row["Resource ID"].startswith(f"{name}/"))
@@ -98,6 +160,6 @@ def summarize(assembly: Path, *, run_lint: bool = True) -> AssemblySummary:
         summary.nag_unsuppressed = counts["Non-Compliant"]
         summary.nag_suppressed = counts["Suppressed"]
         if run_lint:
-            summary.lint_errors, summary.lint_warnings = lint(template)
+            summary.lint_errors, summary.lint_warnings = findings[template]
         stacks.append(summary)
     return AssemblySummary(stacks)

@@ -131,6 +131,7 @@ def synth(
     config: ConfigOption = DEFAULT_CONFIG,
     output: Annotated[Path, typer.Option("--output", "-o", help="Cloud assembly folder.")] = Path("cdk.out"),
     checks: Annotated[bool, typer.Option(help="Run cfn-lint and summarise cdk-nag after synth.")] = True,
+    cache: Annotated[bool, typer.Option(help="Reuse cfn-lint findings of templates whose bytes did not change.")] = True,
 ) -> None:
     """Synthesize the platform with the CDK CLI, then run cdk-nag and cfn-lint over it."""
     try:
@@ -140,13 +141,13 @@ def synth(
     elapsed = run_synth(config, output)
     typer.echo(f"synthesized {output}/ in {elapsed:.1f} s")
     if checks:
-        _report(project_root(config) / output if not output.is_absolute() else output)
+        _report(project_root(config) / output if not output.is_absolute() else output, use_cache=cache)
 
 
-def _report(assembly: Path) -> None:
+def _report(assembly: Path, *, use_cache: bool = True) -> None:
     from mlops_kit.checks import summarize
 
-    summary = summarize(assembly)
+    summary = summarize(assembly, use_cache=use_cache)
     typer.echo(summary.render())
     if not summary.ok:
         raise typer.Exit(1)
@@ -155,11 +156,12 @@ def _report(assembly: Path) -> None:
 @app.command()
 def check(
     assembly: Annotated[Path, typer.Option("--assembly", "-a", help="Cloud assembly folder.")] = Path("cdk.out"),
+    cache: Annotated[bool, typer.Option(help="Reuse cfn-lint findings of templates whose bytes did not change.")] = True,
 ) -> None:
     """Summarise cdk-nag and run cfn-lint over an already synthesized cloud assembly."""
     if not (assembly / "manifest.json").exists():
         raise fail(KitError(f"{assembly}: no cloud assembly here (manifest.json missing); run `mlops-kit synth` first"))
-    _report(assembly)
+    _report(assembly, use_cache=cache)
 
 
 @app.command()
