@@ -7,10 +7,29 @@ old configuration while the update "succeeds"), waits for a human approval with 
 token, and calls SageMaker and Application Auto Scaling directly through AWS SDK
 integrations: no Lambda code, nothing to build, and every step visible in one execution.
 
-Flow: approved package -> model -> staging endpoint (serverless) -> in service and running
-the new config -> manual approval (SNS message with the task token) -> production endpoint
-(instances, data capture, canary or linear traffic shifting with alarm rollback) -> in
-service and running the new config -> autoscaling -> data-quality monitoring schedule.
+Flow: approved package -> model -> staging endpoint -> in service and running the new config
+-> manual approval (SNS message with the task token) -> production endpoint (instances, data
+capture, canary or linear traffic shifting with alarm rollback) -> in service and running the
+new config -> autoscaling -> data-quality monitoring schedule.
+
+Facts from AWS this flow is built on:
+
+- Staging is instance-backed by default (one instance of the smallest type, in the VPC, with
+  network isolation): serverless inference takes no VPC configuration and no network isolation
+  (https://docs.aws.amazon.com/sagemaker/latest/dg/serverless-endpoints.html, "Feature
+  exclusions"). Serverless staging is an explicit choice and gets a model of its own, created
+  without ``VpcConfig``; no endpoint serves the VPC model from a serverless variant.
+- SageMaker may send several events for one state change
+  (https://docs.aws.amazon.com/sagemaker/latest/dg/automating-sagemaker-with-eventbridge.html),
+  and an EventBridge Step Functions target starts an execution with a generated name
+  (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-custom-bus-target-sfn.html), so
+  StartExecution cannot be made idempotent by name. The guard is the model: every SageMaker
+  name is derived from the package version (``<base>-v<N>``), CreateModel refuses a name that
+  exists, and an execution whose CreateModel finds the package's model already there ends in
+  ``AlreadyDeploying`` without touching an endpoint.
+- A wait loop describes first and waits only while the endpoint is Creating, Updating,
+  SystemUpdating or RollingBack; OutOfService, Failed, UpdateRollbackFailed and Deleting end
+  the execution in a Fail state that names the endpoint and the status.
 """
 
 from __future__ import annotations
@@ -39,6 +58,13 @@ from mlops_kit.errors import PropsError
 from mlops_kit.nag import suppress
 
 POLL_SECONDS = 60
+# Endpoint statuses that end a wait loop with a Fail state (DescribeEndpoint's EndpointStatus).
+FAILED_STATUSES = ("OutOfService", "Failed", "UpdateRollbackFailed", "Deleting")
+# Retry with backoff on SageMaker calls: throttling, and (for CreateEndpoint/UpdateEndpoint) a
+# just-created config that is not visible yet, which SageMaker reports as a validation error.
+THROTTLED = ["SageMaker.ThrottlingException", "ThrottlingException"]
+NOT_YET_VISIBLE = ["SageMaker.AmazonSageMakerException", "SageMaker.ValidationException"]
+STAGING_TYPES = ("instance", "serverless")
 # Which endpoints one environment's flow deploys: both in a single account; with delivery
 # across accounts, the staging account runs the staging part and the production account the
 # approval and the production part.
@@ -49,6 +75,12 @@ VARIANT = "AllTraffic"
 
 @dataclass(frozen=True)
 class StagingSettings:
+    """``instance`` (default): one ``instance_type`` instance in the VPC with network isolation;
+    ``serverless``: a serverless endpoint (``memory_mb``, ``max_concurrency``) whose model is
+    created without VPC configuration, since serverless inference takes none."""
+
+    endpoint_type: str = "instance"
+    instance_type: str = "ml.t2.medium"
     memory_mb: int = 2048
     max_concurrency: int = 5
 
@@ -111,6 +143,8 @@ class ModelDeployment(Construct):
             raise PropsError("ModelDeployment", "stages", f"got {stages!r}; allowed: {', '.join(STAGES)}")
         if package_account is not None and not re.fullmatch(r"\d{12}", package_account):
             raise PropsError("ModelDeployment", "package_account", f"got {package_account!r}; allowed: a 12-digit account ID")
+        if staging.endpoint_type not in STAGING_TYPES:
+            raise PropsError("ModelDeployment", "staging.endpoint_type", f"got {staging.endpoint_type!r}; allowed: {', '.join(STAGING_TYPES)}")
         if production.rollout not in ("canary", "linear", "all-at-once"):
             raise PropsError("ModelDeployment", "production.rollout", f"got {production.rollout!r}; allowed: canary, linear, all-at-once")
         if production.max_instances < production.min_instances:
@@ -141,7 +175,10 @@ class ModelDeployment(Construct):
             "monitoring-schedule": arn("monitoring-schedule"),
         }
 
-        definition: sfn.Chain = sfn.Chain.start(self._model_step())
+        self.serverless_staging = deploys_staging and staging.endpoint_type == "serverless"
+        definition: sfn.Chain = self._model_step()
+        if self.serverless_staging:
+            definition = definition.next(self._staging_model_step())
         if deploys_staging:
             definition = definition.next(
                 self._deploy("Staging", self.staging_endpoint_name, self._staging_config(staging), production=None)
@@ -245,8 +282,12 @@ class ModelDeployment(Construct):
                 {
                     "model_package": sfn.JsonPath.string_at("$.detail.ModelPackageArn"),
                     "staging_endpoint": self.staging_endpoint_name if deploys_staging else "in the staging environment",
+                    # No quotes in the commands: the output `{}` needs none in a shell, and a quoted
+                    # literal in States.Format is mangled by moto's interpreter. The token is also
+                    # given on its own, for tools that answer without a shell.
+                    "task_token": sfn.JsonPath.task_token,
                     "approve": sfn.JsonPath.format(
-                        "aws stepfunctions send-task-success --task-output '{}' --task-token {}", "{}", sfn.JsonPath.task_token
+                        "aws stepfunctions send-task-success --task-token {} --task-output {}", sfn.JsonPath.task_token, "{}"
                     ),
                     "reject": sfn.JsonPath.format(
                         "aws stepfunctions send-task-failure --error Rejected --task-token {}", sfn.JsonPath.task_token
@@ -285,37 +326,94 @@ class ModelDeployment(Construct):
             **kwargs,  # type: ignore[arg-type]
         )
 
-    def _run_id(self) -> str:
-        """The first block of the execution's UUID name: short, unique enough, deterministic per run."""
-        return sfn.JsonPath.array_get_item(sfn.JsonPath.string_split(sfn.JsonPath.string_at("$$.Execution.Name"), "-"), 0)
+    def _version(self) -> str:
+        """The package version from the approval event: every name this execution creates ends in ``-v<N>``."""
+        return sfn.JsonPath.format("v{}", sfn.JsonPath.string_at("$.detail.ModelPackageVersion"))
 
-    def _model_step(self) -> tasks.CallAwsService:
-        return self._call(
-            "CreateModel",
-            "sagemaker",
-            "createModel",
-            {
-                "ModelName": sfn.JsonPath.format(f"{self._base}-{{}}", self._run_id()),
-                "ExecutionRoleArn": self._role.role_arn,
-                "PrimaryContainer": {"ModelPackageName": sfn.JsonPath.string_at("$.detail.ModelPackageArn")},
-                "VpcConfig": self._vpc,
-                "EnableNetworkIsolation": False,
-            },
-            [self._arns["model"]],
-            result_selector={"name.$": "$.ModelArn"},
-            result_path="$.model",
+    def _model_name(self, suffix: str = "") -> str:
+        return sfn.JsonPath.format(f"{self._base}-{{}}{suffix}", self._version())
+
+    def _retry(self, task: tasks.CallAwsService, *, not_yet_visible: bool = False) -> tasks.CallAwsService:
+        """Backoff on throttling (every SageMaker call) and on a config not visible yet (create/update)."""
+        task.add_retry(errors=THROTTLED, interval=Duration.seconds(2), backoff_rate=2, max_attempts=6, jitter_strategy=sfn.JitterType.FULL)
+        if not_yet_visible:
+            task.add_retry(errors=NOT_YET_VISIBLE, interval=Duration.seconds(5), backoff_rate=2, max_attempts=3)
+        return task
+
+    def _model_step(self) -> sfn.Chain:
+        """CreateModel, named after the package version: the guard against a duplicate approval event."""
+        create = self._retry(
+            self._call(
+                "CreateModel",
+                "sagemaker",
+                "createModel",
+                {
+                    "ModelName": self._model_name(),
+                    "ExecutionRoleArn": self._role.role_arn,
+                    "PrimaryContainer": {"ModelPackageName": sfn.JsonPath.string_at("$.detail.ModelPackageArn")},
+                    "VpcConfig": self._vpc,
+                    "EnableNetworkIsolation": True,
+                },
+                [self._arns["model"]],
+                result_selector={"name.$": "$.ModelArn"},
+                result_path="$.model",
+            )
+        )
+        existing = self._retry(
+            self._call(
+                "FindExistingModel",
+                "sagemaker",
+                "describeModel",
+                {"ModelName": self._model_name()},
+                [self._arns["model"]],
+                result_path=sfn.JsonPath.DISCARD,
+            )
+        )
+        duplicate = sfn.Succeed(
+            self,
+            "AlreadyDeploying",
+            comment="The package's model exists: another execution (a duplicate approval event) deploys it",
+        )
+        failed = sfn.Fail(
+            self, "CreateModelFailed", error="CreateModelFailed", cause="CreateModel failed and no model of this package exists"
+        )
+        create.add_catch(existing, errors=["States.TaskFailed"], result_path="$.createModelError")
+        existing.add_catch(failed, errors=["States.TaskFailed"], result_path=sfn.JsonPath.DISCARD)
+        existing.next(duplicate)
+        return sfn.Chain.start(create)
+
+    def _staging_model_step(self) -> tasks.CallAwsService:
+        """Serverless staging's own model: no VpcConfig, no network isolation (serverless takes neither)."""
+        return self._retry(
+            self._call(
+                "CreateServerlessModel",
+                "sagemaker",
+                "createModel",
+                {
+                    "ModelName": self._model_name("-serverless"),
+                    "ExecutionRoleArn": self._role.role_arn,
+                    "PrimaryContainer": {"ModelPackageName": sfn.JsonPath.string_at("$.detail.ModelPackageArn")},
+                },
+                [self._arns["model"]],
+                result_path=sfn.JsonPath.DISCARD,
+            )
         )
 
     def _staging_config(self, staging: StagingSettings) -> dict[str, object]:
-        return {
-            "ProductionVariants": [
-                {
-                    "VariantName": VARIANT,
-                    "ModelName": sfn.JsonPath.format(f"{self._base}-{{}}", self._run_id()),
-                    "ServerlessConfig": {"MemorySizeInMB": staging.memory_mb, "MaxConcurrency": staging.max_concurrency},
-                }
-            ]
-        }
+        if staging.endpoint_type == "serverless":
+            variant: dict[str, object] = {
+                "VariantName": VARIANT,
+                "ModelName": self._model_name("-serverless"),
+                "ServerlessConfig": {"MemorySizeInMB": staging.memory_mb, "MaxConcurrency": staging.max_concurrency},
+            }
+        else:
+            variant = {
+                "VariantName": VARIANT,
+                "ModelName": self._model_name(),
+                "InstanceType": staging.instance_type,
+                "InitialInstanceCount": 1,
+            }
+        return {"KmsKeyId": self._key.key_arn, "ProductionVariants": [variant]} if "InstanceType" in variant else {"ProductionVariants": [variant]}
 
     def _production_config(self, production: ProductionSettings, capture_bucket: s3.IBucket) -> dict[str, object]:
         return {
@@ -323,7 +421,7 @@ class ModelDeployment(Construct):
             "ProductionVariants": [
                 {
                     "VariantName": VARIANT,
-                    "ModelName": sfn.JsonPath.format(f"{self._base}-{{}}", self._run_id()),
+                    "ModelName": self._model_name(),
                     "InstanceType": production.instance_type,
                     "InitialInstanceCount": production.min_instances,
                 }
@@ -361,56 +459,74 @@ class ModelDeployment(Construct):
         name = sfn.Pass(
             self,
             f"Name{stage}Config",
-            parameters={"name": sfn.JsonPath.format(f"{endpoint}-{{}}", self._run_id())},
+            parameters={"name": sfn.JsonPath.format(f"{endpoint}-{{}}", self._version())},
             result_path=f"$.{key}Config",
         )
         config_name = sfn.JsonPath.string_at(f"$.{key}Config.name")
-        create_config = self._call(
-            f"Create{stage}EndpointConfig",
-            "sagemaker",
-            "createEndpointConfig",
-            {"EndpointConfigName": config_name, **config},
-            [self._arns["endpoint-config"]],
-            result_path=sfn.JsonPath.DISCARD,
+        create_config = self._retry(
+            self._call(
+                f"Create{stage}EndpointConfig",
+                "sagemaker",
+                "createEndpointConfig",
+                {"EndpointConfigName": config_name, **config},
+                [self._arns["endpoint-config"]],
+                result_path=sfn.JsonPath.DISCARD,
+            )
         )
-        find = self._call(
-            f"Find{stage}Endpoint",
-            "sagemaker",
-            "describeEndpoint",
-            {"EndpointName": endpoint},
-            [self._arns["endpoint"]],
-            result_path=sfn.JsonPath.DISCARD,
+        # Not found is the answer "create it": no retry on validation errors here.
+        find = self._retry(
+            self._call(
+                f"Find{stage}Endpoint",
+                "sagemaker",
+                "describeEndpoint",
+                {"EndpointName": endpoint},
+                [self._arns["endpoint"]],
+                result_path=sfn.JsonPath.DISCARD,
+            )
         )
-        create = self._call(
-            f"Create{stage}Endpoint",
-            "sagemaker",
-            "createEndpoint",
-            {"EndpointName": endpoint, "EndpointConfigName": config_name},
-            [self._arns["endpoint"], self._arns["endpoint-config"]],
-            result_path=sfn.JsonPath.DISCARD,
+        create = self._retry(
+            self._call(
+                f"Create{stage}Endpoint",
+                "sagemaker",
+                "createEndpoint",
+                {"EndpointName": endpoint, "EndpointConfigName": config_name},
+                [self._arns["endpoint"], self._arns["endpoint-config"]],
+                result_path=sfn.JsonPath.DISCARD,
+            ),
+            not_yet_visible=True,
         )
         update_parameters: dict[str, object] = {"EndpointName": endpoint, "EndpointConfigName": config_name}
         if production is not None:
             update_parameters["DeploymentConfig"] = self._deployment_config(production)
-        update = self._call(
-            f"Update{stage}Endpoint",
-            "sagemaker",
-            "updateEndpoint",
-            update_parameters,
-            [self._arns["endpoint"], self._arns["endpoint-config"]],
-            result_path=sfn.JsonPath.DISCARD,
+        update = self._retry(
+            self._call(
+                f"Update{stage}Endpoint",
+                "sagemaker",
+                "updateEndpoint",
+                update_parameters,
+                [self._arns["endpoint"], self._arns["endpoint-config"]],
+                result_path=sfn.JsonPath.DISCARD,
+            ),
+            not_yet_visible=True,
         )
         wait = sfn.Wait(self, f"Wait{stage}", time=sfn.WaitTime.duration(Duration.seconds(POLL_SECONDS)))
-        status = self._call(
-            f"Describe{stage}Endpoint",
-            "sagemaker",
-            "describeEndpoint",
-            {"EndpointName": endpoint},
-            [self._arns["endpoint"]],
-            result_selector={"status.$": "$.EndpointStatus", "config.$": "$.EndpointConfigName"},
-            result_path=f"$.{key}",
+        status = self._retry(
+            self._call(
+                f"Describe{stage}Endpoint",
+                "sagemaker",
+                "describeEndpoint",
+                {"EndpointName": endpoint},
+                [self._arns["endpoint"]],
+                result_selector={"status.$": "$.EndpointStatus", "config.$": "$.EndpointConfigName"},
+                result_path=f"$.{key}",
+            )
         )
-        failed = sfn.Fail(self, f"{stage}Failed", error=f"{stage}DeploymentFailed", cause=f"{endpoint} did not reach InService")
+        failed = sfn.Fail(
+            self,
+            f"{stage}Failed",
+            error=f"{stage}DeploymentFailed",
+            cause_path=sfn.JsonPath.format(f"{endpoint} is {{}}: it will not reach InService", sfn.JsonPath.string_at(f"$.{key}.status")),
+        )
         rolled_back = sfn.Fail(
             self,
             f"{stage}RolledBack",
@@ -423,17 +539,17 @@ class ModelDeployment(Construct):
             .when(sfn.Condition.string_equals_json_path(f"$.{key}.config", f"$.{key}Config.name"), done)
             .otherwise(rolled_back)
         )
-        ready = (
-            sfn.Choice(self, f"{stage}Ready")
-            .when(sfn.Condition.string_equals(f"$.{key}.status", "InService"), verify)
-            .when(sfn.Condition.string_equals(f"$.{key}.status", "Failed"), failed)
-            .otherwise(wait)
-        )
-        wait.next(status).next(ready)
+        ready = sfn.Choice(self, f"{stage}Ready").when(sfn.Condition.string_equals(f"$.{key}.status", "InService"), verify)
+        ready.when(
+            sfn.Condition.or_(*(sfn.Condition.string_equals(f"$.{key}.status", s) for s in FAILED_STATUSES)), failed
+        ).otherwise(wait)
+        # Describe first: an endpoint already in service (or failed) needs no wait.
+        status.next(ready)
+        wait.next(status)
         find.add_catch(create, errors=["States.TaskFailed"], result_path=sfn.JsonPath.DISCARD)
         find.next(update)
-        create.next(wait)
-        update.next(wait)
+        create.next(status)
+        update.next(status)
         name.next(create_config).next(find)
         return sfn.Chain.custom(name, [done], done)
 
@@ -521,12 +637,26 @@ class ModelDeployment(Construct):
             [self._arns["monitoring-schedule"]],
             result_path=sfn.JsonPath.DISCARD,
         )
+        # Describe first (a second version finds the schedule there): the error names of a
+        # failed create differ between AWS SDK integrations, so none is caught by name.
+        find = self._retry(
+            self._call(
+                "FindDataQualityMonitoring",
+                "sagemaker",
+                "describeMonitoringSchedule",
+                {"MonitoringScheduleName": f"{self.production_endpoint_name}-data-quality"},
+                [self._arns["monitoring-schedule"]],
+                result_path=sfn.JsonPath.DISCARD,
+            )
+        )
+        self._retry(create)
         already = sfn.Pass(self, "MonitoringAlreadyScheduled")
-        create.add_catch(already, errors=["SageMaker.ResourceInUseException"], result_path=sfn.JsonPath.DISCARD)
         done = sfn.Pass(self, "MonitoringScheduled")
+        find.add_catch(create, errors=["States.TaskFailed"], result_path=sfn.JsonPath.DISCARD)
+        find.next(already)
         create.next(done)
         already.next(done)
-        return sfn.Chain.custom(create, [done], done)
+        return sfn.Chain.custom(find, [done], done)
 
     def _suppress(self) -> None:
         suppress(

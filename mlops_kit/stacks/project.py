@@ -255,7 +255,12 @@ class ProjectStack(Stack):
                 capture_bucket=self.bucket,
                 subnet_ids=subnet_ids,
                 security_group_ids=security_group_ids,
-                staging=StagingSettings(memory_mb=project.deploy.staging.memory_mb, max_concurrency=project.deploy.staging.max_concurrency),
+                staging=StagingSettings(
+                    endpoint_type=project.deploy.staging.endpoint_type,
+                    instance_type=project.deploy.staging.instance_type,
+                    memory_mb=project.deploy.staging.memory_mb,
+                    max_concurrency=project.deploy.staging.max_concurrency,
+                ),
                 production=ProductionSettings(
                     instance_type=production.instance_type,
                     min_instances=production.min_instances,
