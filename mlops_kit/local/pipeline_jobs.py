@@ -276,3 +276,61 @@ def _metrics(output: str, definitions: list[dict[str, str]]) -> dict[str, float]
             except (IndexError, ValueError):
                 continue
     return found
+
+
+def run_transform(
+    s3: Any, model: dict[str, Any], request: dict[str, Any], folder: Path, job_name: str
+) -> JobResult:
+    """Batch transform with the model's own inference handlers (``transform_driver``).
+
+    ``model`` is the serving container: its ``ModelDataUrl`` and ``Environment``
+    (``SAGEMAKER_PROGRAM``, ``SAGEMAKER_SUBMIT_DIRECTORY``), as ``DescribeModel`` or the model
+    package it names give them.
+    """
+    container = Container(folder)
+    environment = {key: str(value) for key, value in model.get("Environment", {}).items()}
+    program = environment.get("SAGEMAKER_PROGRAM")
+    if not model.get("ModelDataUrl") or not program:
+        raise JobFailed(
+            "the model has no ModelDataUrl or SAGEMAKER_PROGRAM: its image's own server cannot run locally"
+        )
+    model_dir = container.path(f"{CONTAINER_ROOT}/model")
+    model_dir.mkdir(parents=True, exist_ok=True)
+    archive = folder / "model.tar.gz"
+    bucket, key = split_s3(model["ModelDataUrl"])
+    s3.download_file(bucket, key, str(archive))
+    with tarfile.open(archive, "r:gz") as tar:
+        tar.extractall(model_dir, filter="data")
+    code = container.path(environment.get("SAGEMAKER_SUBMIT_DIRECTORY", f"{CONTAINER_ROOT}/model/code"))
+    source = request["TransformInput"]["DataSource"]["S3DataSource"]
+    if source.get("S3DataType", "S3Prefix") != "S3Prefix":
+        raise JobFailed("only S3Prefix transform inputs run locally")
+    inputs, outputs = container.path("/local/transform/input"), container.path("/local/transform/output")
+    files = download(s3, source["S3Uri"], inputs)
+    settings = request["TransformInput"]
+    output = request["TransformOutput"]
+    command = [
+        sys.executable,
+        str(Path(__file__).with_name("transform_driver.py")),
+        *("--model-dir", str(model_dir), "--program", str(code / program)),
+        *("--input-dir", str(inputs), "--output-dir", str(outputs)),
+        *(
+            "--content-type",
+            settings.get("ContentType", "text/csv"),
+            "--accept",
+            output.get("Accept", "text/csv"),
+        ),
+        *(
+            "--split-type",
+            settings.get("SplitType", "None"),
+            "--strategy",
+            request.get("BatchStrategy", "MultiRecord"),
+        ),
+        *("--max-payload-mb", str(request.get("MaxPayloadInMB", 6))),
+        *("--assemble-with", output.get("AssembleWith", "None")),
+    ]
+    said = container.run(command, container.environment(environment, isolated=True), cwd=folder, timeout=None)
+    uploaded = upload_folder(s3, outputs, output["S3OutputPath"], output.get("KmsKeyId"))
+    properties = {**request, "TransformJobName": job_name, "TransformJobStatus": "Completed"}
+    last = said.strip().splitlines()[-1] if said.strip() else ""
+    return JobResult(properties, f"{files} file(s) in, {uploaded} .out at {output['S3OutputPath']}; {last}")

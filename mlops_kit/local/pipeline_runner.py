@@ -16,7 +16,10 @@ Fail                fails the run with its evaluated ``ErrorMessage``
 RegisterModel       ``CreateModelPackage`` in the group, with the real ``ModelDataUrl`` and
                     metrics (the ``ModelDataUrl`` object must exist)
 Model               ``CreateModel`` (name ``pipelines-<execution id>-<step>``)
-anything else       ``NotRun``: Transform, QualityCheck, Lambda, ... are never run locally
+Transform           the model's inference handlers over the input files, in a subprocess
+                    (``transform_driver``); ``<file>.out`` uploaded. moto's own
+                    ``CreateTransformJob`` reports Completed without running, so it is not used
+anything else       ``NotRun``: QualityCheck, ClarifyCheck, Lambda, EMR, ... never run locally
 ==================  =======================================================================
 
 A step's statuses: ``Succeeded``, ``Failed``, ``NotRun`` (cannot run locally, needs a step
@@ -57,7 +60,7 @@ MOTO_CAVEAT = (
     "moto records every pipeline execution as Succeeded when it starts and has no API for step "
     "status; the step statuses here are the runner's own record"
 )
-RUNS_LOCALLY = ("Processing", "Training", "Condition", "Fail", "RegisterModel", "Model")
+RUNS_LOCALLY = ("Processing", "Training", "Transform", "Condition", "Fail", "RegisterModel", "Model")
 
 
 class PipelineRunError(KitError):
@@ -217,6 +220,12 @@ def _execute(
         for declared in node.spec.get("PropertyFiles", []):
             _load_property_file(name, declared, result, scope, run)
         return result.detail
+    if kind == "Transform":
+        result = jobs.run_transform(
+            s3, _serving_container(sm, request["ModelName"]), request, folder / name, job_name
+        )
+        scope.steps[name] = result.properties
+        return result.detail
     if kind == "RegisterModel":
         for container in request.get("InferenceSpecification", {}).get("Containers", []):
             url = container.get("ModelDataUrl")
@@ -234,6 +243,17 @@ def _execute(
     created = sm.create_model(ModelName=job_name, **request)
     scope.steps[name] = {**request, "ModelName": job_name, "ModelArn": created["ModelArn"]}
     return f"model {job_name}"
+
+
+def _serving_container(sm: Any, model_name: str) -> dict[str, Any]:
+    """The container a model serves with, through the model package it names if it names one."""
+    model = sm.describe_model(ModelName=model_name)
+    primary = model.get("PrimaryContainer") or (model.get("Containers") or [{}])[0]
+    package = primary.get("ModelPackageName")
+    if not package:
+        return dict(primary)
+    containers = sm.describe_model_package(ModelPackageName=package)["InferenceSpecification"]["Containers"]
+    return dict(containers[0])
 
 
 def _load_property_file(
