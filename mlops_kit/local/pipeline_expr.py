@@ -153,10 +153,10 @@ def _get(target: str, scope: Scope) -> Any:
     if not match:
         raise ExpressionError(f"Get {target}: expected Parameters., Execution. or Steps.")
     step, path = match.groups()
-    if step not in scope.steps:
-        raise ExpressionError(f"Get {target}: step {step!r} has not run")
     if path.startswith("PropertyFiles."):
         raise ExpressionError(f"Get {target}: a property file is read only through Std:JsonGet")
+    if step not in scope.steps:
+        raise ExpressionError(f"Get {target}: step {step!r} has not run")
     return read_path(scope.steps[step], path, label=f"Get {target}")
 
 
