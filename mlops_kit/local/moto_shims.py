@@ -111,7 +111,8 @@ def _package_events() -> None:
 
 # -- sfn-targets -----------------------------------------------------------------------------
 def _stepfunctions_targets() -> None:
-    from moto.events.models import EventTemplateParser, Rule
+    from moto.events.models import Rule
+    from moto.events.utils import EventTemplateParser
     from moto.stepfunctions.responses import get_backend
     from moto.utilities.arns import parse_arn
 
@@ -133,7 +134,7 @@ def _stepfunctions_targets() -> None:
         for target in machines:
             transformer = target.get("InputTransformer", {}) if transform_input else {}
             event = EventTemplateParser.parse(
-                input_template=transformer.get("InputTemplate"),
+                input_template=transformer.get("InputTemplate"),  # type: ignore[arg-type]
                 input_paths_map=transformer.get("InputPathsMap", {}),
                 event=original_event,
             )
@@ -157,7 +158,7 @@ def _autoscaling_name() -> None:
         StateTaskService,
     )
 
-    StateTaskService._SERVICE_NAME_SFN_TO_BOTO_OVERRIDES["applicationautoscaling"] = "application-autoscaling"  # type: ignore[index]
+    StateTaskService._SERVICE_NAME_SFN_TO_BOTO_OVERRIDES["applicationautoscaling"] = "application-autoscaling"
 
 
 # -- update-endpoint, monitoring, model-exists -------------------------------------------------

@@ -23,8 +23,9 @@ from constructs import Construct
 
 from mlops_kit.config import KitConfig, ProjectConfig
 from mlops_kit.config.delivery import DeliveryEnvironment
+from mlops_kit.constructs.deployment_steps import ProductionSettings, StagingSettings
 from mlops_kit.constructs.identity import SageMakerExecutionRole, boundary_name
-from mlops_kit.constructs.model_deployment import ModelDeployment, ProductionSettings, StagingSettings
+from mlops_kit.constructs.model_deployment import ModelDeployment
 from mlops_kit.constructs.model_registry import ModelPackageGroup, approval_event_pattern
 from mlops_kit.constructs.project_build import (
     ProjectBuildPipeline,
