@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import io
 import json
 import re
 import time
@@ -35,6 +34,7 @@ from botocore.exceptions import ClientError
 from mlops_kit.local import demo_flow
 from mlops_kit.local.assembly import StackArtifact, load_assembly
 from mlops_kit.local.demo_flow import APPROVAL_DETAIL_TYPE, CheckFailed
+from mlops_kit.local.demo_flow import feature_parquet as _feature_parquet
 from mlops_kit.local.deploy import AwsTarget, DestroyReport, Progress, destroy_stack
 from mlops_kit.local.report import FAILED as FAILED_OUTCOME
 
@@ -450,35 +450,6 @@ class _Flow:
                 if parameter["Name"].endswith(f"/platform/{key}"):
                     return str(parameter["Value"])
         return None
-
-
-def _feature_parquet(group: dict[str, Any], now: datetime, rows: int = 20) -> tuple[bytes, int]:
-    """``rows`` records that fit the group's feature definitions, as the offline store's Parquet."""
-    import pandas as pd
-
-    event_time = group.get("EventTimeFeatureName")
-    record_id = group.get("RecordIdentifierFeatureName")
-    columns: dict[str, list[Any]] = {}
-    for feature in group["FeatureDefinitions"]:
-        name, kind = feature["FeatureName"], feature["FeatureType"]
-        if name == event_time:
-            values: list[Any] = [now.timestamp()] * rows if kind == "Fractional" else [now.isoformat()] * rows
-        elif name == record_id:
-            values = [f"demo-{i:04d}" for i in range(rows)]
-        elif kind == "Integral":
-            values = [(i * 7) % 72 + 1 for i in range(rows)]
-        elif kind == "Fractional":
-            values = [round(20.0 + i * 3.5, 2) for i in range(rows)]
-        else:
-            values = [f"value-{i}" for i in range(rows)]
-        columns[name] = values
-    # The offline store adds these columns to every record.
-    columns["write_time"] = [now.isoformat()] * rows
-    columns["api_invocation_time"] = [now.isoformat()] * rows
-    columns["is_deleted"] = [False] * rows
-    buffer = io.BytesIO()
-    pd.DataFrame(columns).to_parquet(buffer, index=False)
-    return buffer.getvalue(), rows
 
 
 def run_flow(aws: AwsTarget, assembly: Path | str, *, progress: Progress = lambda _line: None) -> DemoReport:

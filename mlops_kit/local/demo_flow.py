@@ -9,9 +9,11 @@ line, raises ``CheckFailed`` when what it finds is wrong, and records what later
 
 from __future__ import annotations
 
+import io
 import json
 import tempfile
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -196,3 +198,32 @@ def duplicate_event(clients: Clients, facts: dict[str, Any]) -> str:
     if after["modified"] != facts["production_v2"]["modified"]:
         raise CheckFailed("the duplicate changed the production endpoint")
     return "a second delivery of v2's approval event ended in AlreadyDeploying; no endpoint touched"
+
+
+def feature_parquet(group: dict[str, Any], now: datetime, rows: int = 20) -> tuple[bytes, int]:
+    """``rows`` records that fit the group's feature definitions, as the offline store's Parquet."""
+    import pandas as pd
+
+    event_time = group.get("EventTimeFeatureName")
+    record_id = group.get("RecordIdentifierFeatureName")
+    columns: dict[str, list[Any]] = {}
+    for feature in group["FeatureDefinitions"]:
+        name, kind = feature["FeatureName"], feature["FeatureType"]
+        if name == event_time:
+            values: list[Any] = [now.timestamp()] * rows if kind == "Fractional" else [now.isoformat()] * rows
+        elif name == record_id:
+            values = [f"demo-{i:04d}" for i in range(rows)]
+        elif kind == "Integral":
+            values = [(i * 7) % 72 + 1 for i in range(rows)]
+        elif kind == "Fractional":
+            values = [round(20.0 + i * 3.5, 2) for i in range(rows)]
+        else:
+            values = [f"value-{i}" for i in range(rows)]
+        columns[name] = values
+    # The offline store adds these columns to every record.
+    columns["write_time"] = [now.isoformat()] * rows
+    columns["api_invocation_time"] = [now.isoformat()] * rows
+    columns["is_deleted"] = [False] * rows
+    buffer = io.BytesIO()
+    pd.DataFrame(columns).to_parquet(buffer, index=False)
+    return buffer.getvalue(), rows

@@ -91,7 +91,7 @@ def test_event_shim_sends_model_package_state_changes(aws: EmbeddedAws, env: dic
 
 
 def test_approval_starts_the_flow_and_it_deploys_staging_then_production(aws: EmbeddedAws, env: dict[str, Any]) -> None:
-    execution, run, request = _deploy_version(aws, env, env["v1"])
+    _execution, run, request = _deploy_version(aws, env, env["v1"])
     assert run.status == "SUCCEEDED", (run.last_state, run.error, run.cause)
     approved = [e for e in _probe_events(aws, env["probe"]) if e["detail"]["ModelApprovalStatus"] == "Approved"]
     assert len(approved) == 1
