@@ -214,7 +214,7 @@ def test_cli_deploy_local_demo_in_a_ci_like_environment(run: Run, platform_assem
     output = finished.stdout + finished.stderr
     assert finished.returncode == 0, output
     # Without -v: a line per stack, no per-stack tables; one verdict.
-    assert "by CloudFormation" not in finished.stdout
+    assert "via service API" not in finished.stdout
     for stack in STACKS:
         assert re.search(rf"^{stack}: done in ", finished.stdout, re.MULTILINE), stack
     assert len(re.findall(r"^VERDICT: ok", finished.stdout, re.MULTILINE)) == 1
