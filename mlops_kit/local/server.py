@@ -8,6 +8,11 @@ period), also when the block raises, on Ctrl-C, and on SIGTERM (turned into ``Sy
 the block runs in the main thread). ``keep=True`` leaves the server running and ``keep_message``
 says how to reach and stop it.
 
+The server is moto's own, started through ``moto_shims`` (``python -m mlops_kit.local.moto_shims``),
+which patches, inside the server process, the moto gaps the deploy flow meets (each named in
+``moto_shims.SHIMS``); once it answers, ``POST /moto-api/config`` switches state machine
+execution on (``EXECUTION_CONFIG``), so Step Functions executions run their tasks.
+
 The server runs in its own session so that a Ctrl-C in the terminal reaches only the CLI, which
 then stops the server in an orderly way (or leaves it, with ``keep=True``).
 """
