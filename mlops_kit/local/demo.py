@@ -481,8 +481,10 @@ def run_demo(
             "v1 and v2 deployed to staging and production by the deploy flow"
         )
         progress(
-            "next: `mlops-kit deploy --local --keep` keeps the embedded AWS, then run the pipeline and approve "
-            "as the README shows; on AWS, `npx cdk deploy Project-<name>` and approve in the registry"
+            "next: `mlops-kit deploy --local --keep` keeps the embedded AWS (with the exports it prints); approve a "
+            "package with `aws sagemaker update-model-package --model-package-arn ARN --model-approval-status Approved`, "
+            "read the request on an SQS queue subscribed to the project's approval topic and run its `approve` command; "
+            "on AWS: `npx cdk deploy Project-<name>`"
         )
     else:
         progress(f"VERDICT: FAILED at step {failed[0].number} ({failed[0].title}): {failed[0].detail}")
