@@ -254,6 +254,7 @@ def deploy(
     assembly: Annotated[Path, typer.Option("--assembly", "-a", help="Cloud assembly folder from `mlops-kit synth`.")] = Path("cdk.out"),
     stacks: Annotated[list[str] | None, typer.Option("--stack", help="Deploy only these stacks (globs); repeatable.")] = None,
     demo: Annotated[bool, typer.Option(help="After the deploy, run the end-to-end flow on the example project.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Every resource line and the per-stack tables.")] = False,
 ) -> None:
     """Deploy the synthesized platform. Only --local is offered here: for AWS use `npx cdk deploy`."""
     if not local:
@@ -271,14 +272,22 @@ def deploy(
     ok = False
     with EmbeddedAws(keep=keep) as aws:
         typer.echo(f"embedded AWS on {aws.endpoint}")
-        result = deploy_assembly(assembly, aws, stacks=stacks or None, progress=printer())
-        typer.echo(render_table(result.stacks))
+        shown = printer()
+
+        def stack_lines(line: str) -> None:
+            # Without -v: what the deploy is doing per stack, not every resource.
+            if line.startswith(("deploying ", "bootstrap: ")) or ": done in " in line or "FAILED" in line:
+                shown(line)
+
+        result = deploy_assembly(assembly, aws, stacks=stacks or None, progress=shown if verbose else stack_lines)
+        if verbose or not result.ok:
+            typer.echo(render_table(result.stacks))
         typer.echo(f"deploy: {'ok' if result.ok else 'FAILED'} in {time.perf_counter() - started:.1f} s")
         ok = result.ok
         if ok and demo:
             from mlops_kit.local.demo import run_demo
 
-            ok = run_demo(aws, assembly, progress=printer())
+            ok = run_demo(aws, assembly, progress=shown, verbose=verbose)
         if keep:
             typer.echo(aws.keep_message())
     if not ok:

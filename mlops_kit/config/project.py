@@ -79,10 +79,18 @@ class PipelineSettings(Section):
 
 
 class StagingConfig(Section):
-    """Staging runs on serverless inference: no idle cost between tests."""
+    """Staging: by default one instance of the smallest type inside the project's VPC, with
+    network isolation. ``endpoint_type: serverless`` costs nothing while idle, but serverless
+    inference takes no VPC configuration or network isolation, so its model is created without
+    VpcConfig (https://docs.aws.amazon.com/sagemaker/latest/dg/serverless-endpoints.html)."""
 
-    memory_mb: Literal[1024, 2048, 3072, 4096, 5120, 6144] = 2048
-    max_concurrency: int = Field(default=5, ge=1, le=200)
+    endpoint_type: Literal["instance", "serverless"] = Field(
+        default="instance",
+        description="instance: in the VPC, network isolation (default); serverless: no idle cost, model created without VpcConfig.",
+    )
+    instance_type: InstanceType = Field(default="ml.t2.medium", description="With endpoint_type instance: one instance of this type.")
+    memory_mb: Literal[1024, 2048, 3072, 4096, 5120, 6144] = Field(default=2048, description="With endpoint_type serverless.")
+    max_concurrency: int = Field(default=5, ge=1, le=200, description="With endpoint_type serverless.")
 
 
 class ProductionConfig(Section):

@@ -7,17 +7,35 @@ old configuration while the update "succeeds"), waits for a human approval with 
 token, and calls SageMaker and Application Auto Scaling directly through AWS SDK
 integrations: no Lambda code, nothing to build, and every step visible in one execution.
 
-Flow: approved package -> model -> staging endpoint (serverless) -> in service and running
-the new config -> manual approval (SNS message with the task token) -> production endpoint
-(instances, data capture, canary or linear traffic shifting with alarm rollback) -> in
-service and running the new config -> autoscaling -> data-quality monitoring schedule.
+Flow: approved package -> model -> staging endpoint -> in service and running the new config
+-> manual approval (SNS message with the task token) -> production endpoint (instances, data
+capture, canary or linear traffic shifting with alarm rollback) -> in service and running the
+new config -> autoscaling -> data-quality monitoring schedule.
+
+Facts from AWS this flow is built on:
+
+- Staging is instance-backed by default (one instance of the smallest type, in the VPC, with
+  network isolation): serverless inference takes no VPC configuration and no network isolation
+  (https://docs.aws.amazon.com/sagemaker/latest/dg/serverless-endpoints.html, "Feature
+  exclusions"). Serverless staging is an explicit choice and gets a model of its own, created
+  without ``VpcConfig``; no endpoint serves the VPC model from a serverless variant.
+- SageMaker may send several events for one state change
+  (https://docs.aws.amazon.com/sagemaker/latest/dg/automating-sagemaker-with-eventbridge.html),
+  and an EventBridge Step Functions target starts an execution with a generated name
+  (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-custom-bus-target-sfn.html), so
+  StartExecution cannot be made idempotent by name. The guard is the model: every SageMaker
+  name is derived from the package version (``<base>-v<N>``), CreateModel refuses a name that
+  exists, and an execution whose CreateModel finds the package's model already there ends in
+  ``AlreadyDeploying`` without touching an endpoint.
+- A wait loop describes first and waits only while the endpoint is Creating, Updating,
+  SystemUpdating or RollingBack; OutOfService, Failed, UpdateRollbackFailed and Deleting end
+  the execution in a Fail state that names the endpoint and the status.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from functools import cache
 
 from aws_cdk import Duration, RemovalPolicy, Stack
@@ -33,36 +51,23 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
+from mlops_kit.constructs.deployment_steps import (
+    VARIANT,
+    DeploymentSteps,
+    ProductionSettings,
+    StagingSettings,
+)
 from mlops_kit.constructs.model_registry import approval_event_pattern
 from mlops_kit.constructs.regional import regional_value
 from mlops_kit.errors import PropsError
 from mlops_kit.nag import suppress
 
-POLL_SECONDS = 60
+STAGING_TYPES = ("instance", "serverless")
 # Which endpoints one environment's flow deploys: both in a single account; with delivery
 # across accounts, the staging account runs the staging part and the production account the
 # approval and the production part.
 STAGES = ("staging-and-production", "staging", "production")
 APPROVAL_TIMEOUT = Duration.days(7)
-VARIANT = "AllTraffic"
-
-
-@dataclass(frozen=True)
-class StagingSettings:
-    memory_mb: int = 2048
-    max_concurrency: int = 5
-
-
-@dataclass(frozen=True)
-class ProductionSettings:
-    instance_type: str = "ml.m5.large"
-    min_instances: int = 1
-    max_instances: int = 4
-    target_invocations_per_instance: int = 100
-    data_capture_percent: int = 20
-    rollout: str = "canary"
-    monitoring: bool = True
-    monitoring_schedule: str = "daily"
 
 
 @cache
@@ -78,7 +83,7 @@ def model_monitor_image_by_region() -> dict[str, str]:
         return {region: image_uris.retrieve("model-monitor", region=region) for region in sorted(registries)}
 
 
-class ModelDeployment(Construct):
+class ModelDeployment(DeploymentSteps):
     """Deploys every approved package of one model package group to staging, then production.
 
     ``endpoint_base`` names the endpoints ``<base>-staging`` and ``<base>-production``.
@@ -111,6 +116,8 @@ class ModelDeployment(Construct):
             raise PropsError("ModelDeployment", "stages", f"got {stages!r}; allowed: {', '.join(STAGES)}")
         if package_account is not None and not re.fullmatch(r"\d{12}", package_account):
             raise PropsError("ModelDeployment", "package_account", f"got {package_account!r}; allowed: a 12-digit account ID")
+        if staging.endpoint_type not in STAGING_TYPES:
+            raise PropsError("ModelDeployment", "staging.endpoint_type", f"got {staging.endpoint_type!r}; allowed: {', '.join(STAGING_TYPES)}")
         if production.rollout not in ("canary", "linear", "all-at-once"):
             raise PropsError("ModelDeployment", "production.rollout", f"got {production.rollout!r}; allowed: canary, linear, all-at-once")
         if production.max_instances < production.min_instances:
@@ -141,10 +148,13 @@ class ModelDeployment(Construct):
             "monitoring-schedule": arn("monitoring-schedule"),
         }
 
-        definition: sfn.Chain = sfn.Chain.start(self._model_step())
+        self.serverless_staging = deploys_staging and staging.endpoint_type == "serverless"
+        definition: sfn.Chain = self._model_step()
+        if self.serverless_staging:
+            definition = definition.next(self._staging_model_step())
         if deploys_staging:
             definition = definition.next(
-                self._deploy("Staging", self.staging_endpoint_name, self._staging_config(staging), production=None)
+                self._deploy("Staging", self.staging_endpoint_name, self._staging_config(staging), deployment_config=None)
             )
         self.approval_topic: sns.Topic | None = None
         if deploys_production:
@@ -245,8 +255,12 @@ class ModelDeployment(Construct):
                 {
                     "model_package": sfn.JsonPath.string_at("$.detail.ModelPackageArn"),
                     "staging_endpoint": self.staging_endpoint_name if deploys_staging else "in the staging environment",
+                    # No quotes in the commands: the output `{}` needs none in a shell, and a quoted
+                    # literal in States.Format is mangled by moto's interpreter. The token is also
+                    # given on its own, for tools that answer without a shell.
+                    "task_token": sfn.JsonPath.task_token,
                     "approve": sfn.JsonPath.format(
-                        "aws stepfunctions send-task-success --task-output '{}' --task-token {}", "{}", sfn.JsonPath.task_token
+                        "aws stepfunctions send-task-success --task-token {} --task-output {}", sfn.JsonPath.task_token, "{}"
                     ),
                     "reject": sfn.JsonPath.format(
                         "aws stepfunctions send-task-failure --error Rejected --task-token {}", sfn.JsonPath.task_token
@@ -257,7 +271,12 @@ class ModelDeployment(Construct):
             result_path=sfn.JsonPath.DISCARD,
         )
         definition = definition.next(approval).next(
-            self._deploy("Production", self.production_endpoint_name, self._production_config(production, capture_bucket), production=production)
+            self._deploy(
+                "Production",
+                self.production_endpoint_name,
+                self._production_config(production, capture_bucket),
+                deployment_config=self._deployment_config(production),
+            )
         )
         definition = definition.next(self._autoscaling(production))
         if production.monitoring:
@@ -274,48 +293,80 @@ class ModelDeployment(Construct):
             period=Duration.minutes(1),
         )
 
-    def _call(self, construct_id: str, service: str, action: str, parameters: dict[str, object], resources: list[str], **kwargs: object) -> tasks.CallAwsService:
-        return tasks.CallAwsService(
-            self,
-            construct_id,
-            service=service,
-            action=action,
-            parameters=parameters,
-            iam_resources=resources,
-            **kwargs,  # type: ignore[arg-type]
+    def _model_step(self) -> sfn.Chain:
+        """CreateModel, named after the package version: the guard against a duplicate approval event."""
+        create = self._retry(
+            self._call(
+                "CreateModel",
+                "sagemaker",
+                "createModel",
+                {
+                    "ModelName": self._model_name(),
+                    "ExecutionRoleArn": self._role.role_arn,
+                    "PrimaryContainer": {"ModelPackageName": sfn.JsonPath.string_at("$.detail.ModelPackageArn")},
+                    "VpcConfig": self._vpc,
+                    "EnableNetworkIsolation": True,
+                },
+                [self._arns["model"]],
+                result_selector={"name.$": "$.ModelArn"},
+                result_path="$.model",
+            )
         )
+        existing = self._retry(
+            self._call(
+                "FindExistingModel",
+                "sagemaker",
+                "describeModel",
+                {"ModelName": self._model_name()},
+                [self._arns["model"]],
+                result_path=sfn.JsonPath.DISCARD,
+            )
+        )
+        duplicate = sfn.Succeed(
+            self,
+            "AlreadyDeploying",
+            comment="The package's model exists: another execution (a duplicate approval event) deploys it",
+        )
+        failed = sfn.Fail(
+            self, "CreateModelFailed", error="CreateModelFailed", cause="CreateModel failed and no model of this package exists"
+        )
+        create.add_catch(existing, errors=["States.TaskFailed"], result_path="$.createModelError")
+        existing.add_catch(failed, errors=["States.TaskFailed"], result_path=sfn.JsonPath.DISCARD)
+        existing.next(duplicate)
+        return sfn.Chain.start(create)
 
-    def _run_id(self) -> str:
-        """The first block of the execution's UUID name: short, unique enough, deterministic per run."""
-        return sfn.JsonPath.array_get_item(sfn.JsonPath.string_split(sfn.JsonPath.string_at("$$.Execution.Name"), "-"), 0)
-
-    def _model_step(self) -> tasks.CallAwsService:
-        return self._call(
-            "CreateModel",
-            "sagemaker",
-            "createModel",
-            {
-                "ModelName": sfn.JsonPath.format(f"{self._base}-{{}}", self._run_id()),
-                "ExecutionRoleArn": self._role.role_arn,
-                "PrimaryContainer": {"ModelPackageName": sfn.JsonPath.string_at("$.detail.ModelPackageArn")},
-                "VpcConfig": self._vpc,
-                "EnableNetworkIsolation": False,
-            },
-            [self._arns["model"]],
-            result_selector={"name.$": "$.ModelArn"},
-            result_path="$.model",
+    def _staging_model_step(self) -> tasks.CallAwsService:
+        """Serverless staging's own model: no VpcConfig, no network isolation (serverless takes neither)."""
+        return self._retry(
+            self._call(
+                "CreateServerlessModel",
+                "sagemaker",
+                "createModel",
+                {
+                    "ModelName": self._model_name("-serverless"),
+                    "ExecutionRoleArn": self._role.role_arn,
+                    "PrimaryContainer": {"ModelPackageName": sfn.JsonPath.string_at("$.detail.ModelPackageArn")},
+                },
+                [self._arns["model"]],
+                result_path=sfn.JsonPath.DISCARD,
+            )
         )
 
     def _staging_config(self, staging: StagingSettings) -> dict[str, object]:
-        return {
-            "ProductionVariants": [
-                {
-                    "VariantName": VARIANT,
-                    "ModelName": sfn.JsonPath.format(f"{self._base}-{{}}", self._run_id()),
-                    "ServerlessConfig": {"MemorySizeInMB": staging.memory_mb, "MaxConcurrency": staging.max_concurrency},
-                }
-            ]
-        }
+        if staging.endpoint_type == "serverless":
+            variant: dict[str, object] = {
+                "VariantName": VARIANT,
+                "ModelName": self._model_name("-serverless"),
+                "ServerlessConfig": {"MemorySizeInMB": staging.memory_mb, "MaxConcurrency": staging.max_concurrency},
+            }
+        else:
+            variant = {
+                "VariantName": VARIANT,
+                "ModelName": self._model_name(),
+                "InstanceType": staging.instance_type,
+                "InitialInstanceCount": 1,
+            }
+        return {"KmsKeyId": self._key.key_arn, "ProductionVariants": [variant]} if "InstanceType" in variant else {"ProductionVariants": [variant]}
 
     def _production_config(self, production: ProductionSettings, capture_bucket: s3.IBucket) -> dict[str, object]:
         return {
@@ -323,7 +374,7 @@ class ModelDeployment(Construct):
             "ProductionVariants": [
                 {
                     "VariantName": VARIANT,
-                    "ModelName": sfn.JsonPath.format(f"{self._base}-{{}}", self._run_id()),
+                    "ModelName": self._model_name(),
                     "InstanceType": production.instance_type,
                     "InitialInstanceCount": production.min_instances,
                 }
@@ -354,179 +405,6 @@ class ModelDeployment(Construct):
                 "Alarms": [{"AlarmName": self.error_alarm.alarm_name}, {"AlarmName": self.latency_alarm.alarm_name}]
             },
         }
-
-    def _deploy(self, stage: str, endpoint: str, config: dict[str, object], *, production: ProductionSettings | None) -> sfn.Chain:
-        """Create the endpoint config, create or update the endpoint, wait, verify the live config."""
-        key = stage.lower()
-        name = sfn.Pass(
-            self,
-            f"Name{stage}Config",
-            parameters={"name": sfn.JsonPath.format(f"{endpoint}-{{}}", self._run_id())},
-            result_path=f"$.{key}Config",
-        )
-        config_name = sfn.JsonPath.string_at(f"$.{key}Config.name")
-        create_config = self._call(
-            f"Create{stage}EndpointConfig",
-            "sagemaker",
-            "createEndpointConfig",
-            {"EndpointConfigName": config_name, **config},
-            [self._arns["endpoint-config"]],
-            result_path=sfn.JsonPath.DISCARD,
-        )
-        find = self._call(
-            f"Find{stage}Endpoint",
-            "sagemaker",
-            "describeEndpoint",
-            {"EndpointName": endpoint},
-            [self._arns["endpoint"]],
-            result_path=sfn.JsonPath.DISCARD,
-        )
-        create = self._call(
-            f"Create{stage}Endpoint",
-            "sagemaker",
-            "createEndpoint",
-            {"EndpointName": endpoint, "EndpointConfigName": config_name},
-            [self._arns["endpoint"], self._arns["endpoint-config"]],
-            result_path=sfn.JsonPath.DISCARD,
-        )
-        update_parameters: dict[str, object] = {"EndpointName": endpoint, "EndpointConfigName": config_name}
-        if production is not None:
-            update_parameters["DeploymentConfig"] = self._deployment_config(production)
-        update = self._call(
-            f"Update{stage}Endpoint",
-            "sagemaker",
-            "updateEndpoint",
-            update_parameters,
-            [self._arns["endpoint"], self._arns["endpoint-config"]],
-            result_path=sfn.JsonPath.DISCARD,
-        )
-        wait = sfn.Wait(self, f"Wait{stage}", time=sfn.WaitTime.duration(Duration.seconds(POLL_SECONDS)))
-        status = self._call(
-            f"Describe{stage}Endpoint",
-            "sagemaker",
-            "describeEndpoint",
-            {"EndpointName": endpoint},
-            [self._arns["endpoint"]],
-            result_selector={"status.$": "$.EndpointStatus", "config.$": "$.EndpointConfigName"},
-            result_path=f"$.{key}",
-        )
-        failed = sfn.Fail(self, f"{stage}Failed", error=f"{stage}DeploymentFailed", cause=f"{endpoint} did not reach InService")
-        rolled_back = sfn.Fail(
-            self,
-            f"{stage}RolledBack",
-            error=f"{stage}RolledBack",
-            cause=f"{endpoint} is in service but not running this run's endpoint config: the update was rolled back",
-        )
-        done = sfn.Pass(self, f"{stage}InService")
-        verify = (
-            sfn.Choice(self, f"{stage}RunsNewConfig")
-            .when(sfn.Condition.string_equals_json_path(f"$.{key}.config", f"$.{key}Config.name"), done)
-            .otherwise(rolled_back)
-        )
-        ready = (
-            sfn.Choice(self, f"{stage}Ready")
-            .when(sfn.Condition.string_equals(f"$.{key}.status", "InService"), verify)
-            .when(sfn.Condition.string_equals(f"$.{key}.status", "Failed"), failed)
-            .otherwise(wait)
-        )
-        wait.next(status).next(ready)
-        find.add_catch(create, errors=["States.TaskFailed"], result_path=sfn.JsonPath.DISCARD)
-        find.next(update)
-        create.next(wait)
-        update.next(wait)
-        name.next(create_config).next(find)
-        return sfn.Chain.custom(name, [done], done)
-
-    def _autoscaling(self, production: ProductionSettings) -> sfn.IChainable:
-        resource_id = f"endpoint/{self.production_endpoint_name}/variant/{VARIANT}"
-        register = self._call(
-            "RegisterScalableTarget",
-            "applicationautoscaling",
-            "registerScalableTarget",
-            {
-                "ServiceNamespace": "sagemaker",
-                "ResourceId": resource_id,
-                "ScalableDimension": "sagemaker:variant:DesiredInstanceCount",
-                "MinCapacity": production.min_instances,
-                "MaxCapacity": production.max_instances,
-            },
-            ["*"],
-            iam_action="application-autoscaling:RegisterScalableTarget",
-            result_path=sfn.JsonPath.DISCARD,
-        )
-        policy = self._call(
-            "PutScalingPolicy",
-            "applicationautoscaling",
-            "putScalingPolicy",
-            {
-                "PolicyName": f"{self.production_endpoint_name}-invocations",
-                "ServiceNamespace": "sagemaker",
-                "ResourceId": resource_id,
-                "ScalableDimension": "sagemaker:variant:DesiredInstanceCount",
-                "PolicyType": "TargetTrackingScaling",
-                "TargetTrackingScalingPolicyConfiguration": {
-                    "TargetValue": production.target_invocations_per_instance,
-                    "PredefinedMetricSpecification": {"PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"},
-                    "ScaleInCooldown": 300,
-                    "ScaleOutCooldown": 60,
-                },
-            },
-            ["*"],
-            iam_action="application-autoscaling:PutScalingPolicy",
-            result_path=sfn.JsonPath.DISCARD,
-        )
-        return register.next(policy)
-
-    def _monitoring(self, production: ProductionSettings, capture_bucket: s3.IBucket, image_uri: str) -> sfn.IChainable:
-        expression = "cron(0 * ? * * *)" if production.monitoring_schedule == "hourly" else "cron(0 0 ? * * *)"
-        create = self._call(
-            "CreateDataQualityMonitoring",
-            "sagemaker",
-            "createMonitoringSchedule",
-            {
-                "MonitoringScheduleName": f"{self.production_endpoint_name}-data-quality",
-                "MonitoringScheduleConfig": {
-                    "MonitoringType": "DataQuality",
-                    "ScheduleConfig": {"ScheduleExpression": expression},
-                    "MonitoringJobDefinition": {
-                        "MonitoringAppSpecification": {"ImageUri": image_uri},
-                        "MonitoringInputs": [
-                            {"EndpointInput": {"EndpointName": self.production_endpoint_name, "LocalPath": "/opt/ml/processing/input/endpoint"}}
-                        ],
-                        "MonitoringOutputConfig": {
-                            "KmsKeyId": self._key.key_arn,
-                            "MonitoringOutputs": [
-                                {
-                                    "S3Output": {
-                                        "S3Uri": f"s3://{capture_bucket.bucket_name}/monitoring/data-quality",
-                                        "LocalPath": "/opt/ml/processing/output",
-                                    }
-                                }
-                            ],
-                        },
-                        "MonitoringResources": {
-                            "ClusterConfig": {
-                                "InstanceCount": 1,
-                                "InstanceType": "ml.m5.large",
-                                "VolumeSizeInGB": 20,
-                                "VolumeKmsKeyId": self._key.key_arn,
-                            }
-                        },
-                        "NetworkConfig": {"EnableNetworkIsolation": False, "EnableInterContainerTrafficEncryption": True, "VpcConfig": self._vpc},
-                        "RoleArn": self._role.role_arn,
-                        "StoppingCondition": {"MaxRuntimeInSeconds": 3600},
-                    },
-                },
-            },
-            [self._arns["monitoring-schedule"]],
-            result_path=sfn.JsonPath.DISCARD,
-        )
-        already = sfn.Pass(self, "MonitoringAlreadyScheduled")
-        create.add_catch(already, errors=["SageMaker.ResourceInUseException"], result_path=sfn.JsonPath.DISCARD)
-        done = sfn.Pass(self, "MonitoringScheduled")
-        create.next(done)
-        already.next(done)
-        return sfn.Chain.custom(create, [done], done)
 
     def _suppress(self) -> None:
         suppress(

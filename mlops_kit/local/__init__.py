@@ -14,7 +14,9 @@ Modules: ``server`` (the moto process), ``assembly`` (reading ``cdk.out``, uploa
 CloudFormation functions), ``sagemaker_api`` (SageMaker types moto's CloudFormation skips),
 ``service_api`` (other skipped types whose service API moto has: policies, alarms, budgets, Glue),
 ``verify`` (describe calls per type), ``deploy`` (bootstrap, deploy, destroy), ``report``,
-``demo`` (the end-to-end flow on the example project after a deploy).
+``moto_shims`` (what the moto server process is patched with so the deploy flow executes),
+``deploy_flow`` (driving a deploy flow from outside: approval queue, executions, endpoints),
+``demo`` and ``demo_flow`` (the end-to-end flow on the example project after a deploy).
 """
 
 from mlops_kit.local.assembly import AssemblyError, CloudAssembly, StackArtifact, load_assembly

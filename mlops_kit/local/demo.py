@@ -1,41 +1,28 @@
 """The end-to-end flow on the example project, run against the embedded AWS after a local deploy.
 
 ``run_demo(aws, assembly)`` takes the first ``Project-*`` stack of the cloud assembly and walks
-the life of one model through what the deploy created:
-
-1. the project stack's outputs (pipeline, model package group, data bucket)
-2. a synthetic training CSV uploaded to the project bucket, where the pipeline reads it
-3. the SageMaker pipeline started on it (moto records the execution; it runs no steps)
-4. feature records written to the Feature Store offline store (moto has no Feature Store
-   runtime, so ``PutRecord`` is not available: the records go to the offline store's S3 prefix
-   as Parquet, where SageMaker would write them)
-5. a model package registered in the group, pending manual approval
-6. the package approved
-7. the approval rule: an EventBridge rule that filters on the group and ``Approved`` and targets
-   the deploy flow's state machine, which exists
-8. the rule's pattern routed by moto's EventBridge: a probe rule with the *same* pattern and an
-   SQS target receives the approval event and not the pending one (moto does not invoke Step
-   Functions targets, hence the probe)
-9. the deploy flow started with the approval event, as the rule would (moto records the
-   execution; it does not run the SageMaker tasks)
-10. the project stack destroyed
-11. what is retained afterwards: the project bucket and its data, the model package group and
-    the approved package, the shared buckets, the feature group and its offline data
+the life of one model through what the deploy created: training data uploaded; the project's
+pipeline run by the local runner (a real model, evaluation report and metric, a registered
+package); the pipeline rebuilt from its published context; feature records in the offline
+store; then the deploy flow, driven only from the outside (``demo_flow``, ``deploy_flow``):
+the pending package starts nothing, approving it with ``UpdateModelPackage`` starts the flow,
+staging comes up, the approval request arrives on an SQS queue subscribed to the project's
+topic, its token goes back with ``SendTaskSuccess`` and production comes up with autoscaling
+and monitoring; v2 takes the update path and a duplicate approval event deploys nothing;
+finally the project stack is destroyed and the retained data checked.
 
 Each step is printed as it finishes (``✓`` passed, ``✗`` failed, ``○`` not checkable here, with
-the reason), then a table. ``run_demo`` returns ``False`` if any check failed.
+the reason); the embedded AWS's caveats once; one verdict line and the next steps at the end
+(the step table with ``verbose``). ``run_demo`` returns ``False`` if any check failed.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
-import io
 import json
 import re
-import tarfile
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -44,7 +31,10 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from mlops_kit.local import demo_flow
 from mlops_kit.local.assembly import StackArtifact, load_assembly
+from mlops_kit.local.demo_flow import APPROVAL_DETAIL_TYPE, CheckFailed
+from mlops_kit.local.demo_flow import feature_parquet as _feature_parquet
 from mlops_kit.local.deploy import AwsTarget, DestroyReport, Progress, destroy_stack
 from mlops_kit.local.report import FAILED as FAILED_OUTCOME
 
@@ -53,12 +43,6 @@ FAILED = "✗"
 SKIPPED = "○"  # not checkable in the embedded AWS; the detail says why
 
 DATA_KEY = "pipeline/raw/credit-risk-demo.csv"  # under the pipeline's InputDataUri default
-MODEL_KEY = "pipeline/models/demo/model.tar.gz"
-APPROVAL_DETAIL_TYPE = "SageMaker Model Package State Change"
-
-
-class CheckFailed(Exception):
-    """A check of the flow did not hold; the message says what was found."""
 
 
 class Skipped(Exception):
@@ -195,38 +179,12 @@ class _Flow:
                     f"s3://{facts['bucket']}/{DATA_KEY} has {size} bytes, {len(body)} were sent"
                 )
             facts["data_uri"] = f"s3://{facts['bucket']}/{DATA_KEY}"
+            facts["data_key"] = DATA_KEY
             rows = body.count(b"\n") - 1
             say(f"{rows} rows, {size} bytes -> {facts['data_uri']}")
 
-        with self.step("start the SageMaker pipeline") as say:
-            sm = self.client("sagemaker")
-            arn = sm.start_pipeline_execution(
-                PipelineName=facts["pipeline"],
-                PipelineExecutionDisplayName="mlops-kit-demo",
-                PipelineParameters=[
-                    {"Name": "InputDataUri", "Value": facts["data_uri"].rsplit("/", 1)[0] + "/"}
-                ],
-                ClientRequestToken=uuid.uuid4().hex,
-            )["PipelineExecutionArn"]
-            described = sm.describe_pipeline_execution(PipelineExecutionArn=arn)
-            listed = [
-                e["PipelineExecutionArn"]
-                for e in sm.list_pipeline_executions(PipelineName=facts["pipeline"])[
-                    "PipelineExecutionSummaries"
-                ]
-            ]
-            if arn not in listed:
-                raise CheckFailed(f"execution {arn} is not listed for pipeline {facts['pipeline']}")
-            steps = len(
-                json.loads(sm.describe_pipeline(PipelineName=facts["pipeline"])["PipelineDefinition"])[
-                    "Steps"
-                ]
-            )
-            facts["execution"] = arn
-            say(
-                f"execution {arn.rsplit('/', 1)[-1]} listed, status {described['PipelineExecutionStatus']} "
-                f"({steps} steps defined; moto records executions and runs no jobs)"
-            )
+        with self.step("run the pipeline: train, evaluate, register v1") as say:
+            say(demo_flow.run_training(self.aws, facts, self.progress))
 
         with self.step("rebuild the pipeline from its published context") as say:
             say(self._rebuild_pipeline(facts))
@@ -234,72 +192,52 @@ class _Flow:
         with self.step("write feature records to the offline store") as say:
             say(self._feature_records())
 
-        with self.step("register a model package") as say:
-            sm = self.client("sagemaker")
-            self.client("s3").put_object(Bucket=facts["bucket"], Key=MODEL_KEY, Body=_placeholder_model())
-            image = self._sklearn_image(facts["template"])
-            arn = sm.create_model_package(
-                ModelPackageGroupName=facts["group"],
-                ModelPackageDescription="mlops-kit demo: placeholder artifact, no training ran",
-                ModelApprovalStatus="PendingManualApproval",
-                InferenceSpecification={
-                    "Containers": [{"Image": image, "ModelDataUrl": f"s3://{facts['bucket']}/{MODEL_KEY}"}],
-                    "SupportedContentTypes": ["text/csv"],
-                    "SupportedResponseMIMETypes": ["text/csv"],
-                },
-            )["ModelPackageArn"]
-            status = sm.describe_model_package(ModelPackageName=arn)["ModelApprovalStatus"]
-            if status != "PendingManualApproval":
-                raise CheckFailed(f"{arn} is {status}, expected PendingManualApproval")
-            facts["package"] = arn
-            say(f"{arn.split('/', 1)[-1]} PendingManualApproval, image {image.split('/', 1)[-1]}")
-
-        with self.step("approve the model package") as say:
-            if "package" not in facts:
-                raise Skipped("no package was registered")
-            sm = self.client("sagemaker")
-            sm.update_model_package(
-                ModelPackageArn=facts["package"],
-                ModelApprovalStatus="Approved",
-                ApprovalDescription="approved by the mlops-kit demo",
-            )
-            status = sm.describe_model_package(ModelPackageName=facts["package"])["ModelApprovalStatus"]
-            approved = self._approved_packages(facts["group"])
-            if status != "Approved" or facts["package"] not in approved:
-                raise CheckFailed(f"{facts['package']} is {status} ({len(approved)} approved in the group)")
-            say(f"Approved; {len(approved)} approved package(s) in {facts['group']}")
-
         with self.step("approval rule targets the deploy flow") as say:
-            rule, pattern, machine = self._approval_rule(facts["group"])
-            facts.update(rule=rule, pattern=pattern, state_machine=machine)
+            rule, _pattern, machine = self._approval_rule(facts["group"])
+            facts.update(rule=rule, state_machine=machine)
             described = self.client("stepfunctions").describe_state_machine(stateMachineArn=machine)
-            states = json.loads(described["definition"]).get("States", {})
-            say(
-                f"rule {rule} (group {facts['group']}, Approved) -> state machine "
-                f"{described['name']} {described.get('status', '')} with {len(states)} top-level states"
-            )
+            facts["staging_endpoint"] = f"{facts['group']}-staging"
+            facts["production_endpoint"] = f"{facts['group']}-production"
+            say(f"rule {rule} (group {facts['group']}, Approved) -> state machine {described['name']}")
 
-        with self.step("approval event routed by the rule's pattern") as say:
-            if "pattern" not in facts or "package" not in facts:
-                raise Skipped("no approval rule or package to route")
-            say(self._route_probe(facts["pattern"], facts["group"], facts["package"]))
+        if "package" not in facts or "state_machine" not in facts:
+            return self._finish(facts)  # the deploy flow needs both
 
-        with self.step("deploy flow started with the approval event") as say:
-            if "state_machine" not in facts or "package" not in facts:
-                raise Skipped("no state machine or package")
-            sfn = self.client("stepfunctions")
-            event = _approval_event(self.aws, facts["group"], facts["package"], "Approved")
-            execution = sfn.start_execution(
-                stateMachineArn=facts["state_machine"],
-                name=f"demo-{uuid.uuid4().hex[:12]}",
-                input=json.dumps(event),
-            )["executionArn"]
-            status = sfn.describe_execution(executionArn=execution)["status"]
-            say(
-                f"execution {execution.rsplit(':', 1)[-1]} {status} "
-                "(moto records it; staging, approval and production tasks are not run)"
-            )
+        with self.step("a pending package starts no deployment") as say:
+            say(demo_flow.pending_starts_nothing(self.client, facts))
 
+        inbox = None
+        with self.step("subscribe a queue to the approval topic") as say:
+            inbox = demo_flow.subscribe(self.client, facts)
+            say(f"SQS queue {inbox.queue_url.rsplit('/', 1)[-1]} subscribed to {inbox.topic_arn.rsplit(':', 1)[-1]}")
+        if inbox is None:
+            return self._finish(facts)
+        try:
+            for label, package in (("v1", facts["package"]), ("v2", None)):
+                if package is None:
+                    with self.step("register v2 on changed data") as say:
+                        say(demo_flow.register_second_version(self.client, facts))
+                    package = facts.get("package_v2")
+                    if package is None or self.failed():
+                        break
+                with self.step(f"approve {label} (UpdateModelPackage): the flow deploys staging") as say:
+                    say(demo_flow.approve_and_reach_staging(self.client, facts, package, label=label))
+                with self.step(f"{label}: production approval request received") as say:
+                    say(demo_flow.receive_request(inbox, facts, package, label=label))
+                with self.step(f"{label}: send the token back (SendTaskSuccess)") as say:
+                    say(demo_flow.approve_production(self.client, facts, label=label))
+                if self.failed():
+                    break
+        finally:
+            inbox.close()
+        if not self.failed():
+            with self.step("v2 took the update path") as say:
+                say(demo_flow.update_path(facts))
+            with self.step("a duplicate approval event deploys nothing") as say:
+                say(demo_flow.duplicate_event(self.client, facts))
+        return self._finish(facts)
+
+    def _finish(self, facts: dict[str, Any]) -> DemoReport:
         with self.step(f"destroy {facts['stack']}") as say:
             destroyed = destroy_stack(self.aws, facts["stack"], progress=self.progress)
             self.report.destroy = destroyed
@@ -371,15 +309,6 @@ class _Flow:
         raise CheckFailed(
             f"{self.assembly} has no Project-* stack: add a project (mlops-kit new-project) and synth"
         )
-
-    def _sklearn_image(self, template: dict[str, Any]) -> str:
-        """The image the stack's pipeline uses for this region (its SklearnImages mapping)."""
-        images = (template.get("Mappings") or {}).get("SklearnImages") or {}
-        if self.aws.region in images:
-            return str(images[self.aws.region]["uri"])
-        from mlops_kit.pipelines import sklearn_image_uri_by_region
-
-        return sklearn_image_uri_by_region()[self.aws.region]
 
     def _approved_packages(self, group: str) -> list[str]:
         listed = self.client("sagemaker").list_model_packages(
@@ -460,62 +389,6 @@ class _Flow:
             f"ModelApprovalStatus [Approved]: {[c[1] for c in candidates]}"
         )
 
-    def _route_probe(self, pattern: dict[str, Any], group: str, package: str) -> str:
-        """A throwaway rule with the approval rule's pattern and an SQS target: what does it receive?"""
-        events, sqs = self.client("events"), self.client("sqs")
-        name = f"mlops-kit-demo-probe-{uuid.uuid4().hex[:8]}"
-        queue_url = sqs.create_queue(QueueName=name)["QueueUrl"]
-        queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
-            "QueueArn"
-        ]
-        # On a bus of its own: moto answers PutEvents with a 500 when an event matches a rule
-        # that targets Step Functions (it implements SQS, logs and event-bus targets only), as
-        # the project's approval rule on the default bus does.
-        events.create_event_bus(Name=name)
-        try:
-            events.put_rule(Name=name, EventBusName=name, EventPattern=json.dumps(pattern), State="ENABLED")
-            events.put_targets(Rule=name, EventBusName=name, Targets=[{"Id": "probe", "Arn": queue_arn}])
-            sent = {}
-            for status in ("PendingManualApproval", "Approved", "Rejected"):
-                event = _approval_event(self.aws, group, package, status)
-                answer = events.put_events(
-                    Entries=[
-                        {
-                            "Source": event["source"],
-                            "DetailType": event["detail-type"],
-                            "Detail": json.dumps(event["detail"]),
-                            "Resources": event["resources"],
-                            "EventBusName": name,
-                        }
-                    ]
-                )
-                if answer.get("FailedEntryCount"):
-                    raise Skipped(f"moto refused the {status} event: {answer['Entries']}")
-                sent[status] = answer["Entries"][0].get("EventId", "")
-            received: list[str] = []
-            for _ in range(3):
-                messages = sqs.receive_message(
-                    QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0
-                ).get("Messages", [])
-                received += [json.loads(m["Body"])["detail"]["ModelApprovalStatus"] for m in messages]
-                if not messages:
-                    break
-        finally:
-            with contextlib.suppress(ClientError):
-                events.remove_targets(Rule=name, EventBusName=name, Ids=["probe"])
-                events.delete_rule(Name=name, EventBusName=name)
-                events.delete_event_bus(Name=name)
-            with contextlib.suppress(ClientError):
-                sqs.delete_queue(QueueUrl=queue_url)
-        if any(status != "Approved" for status in received):
-            raise CheckFailed(f"the pattern also matches {sorted(set(received) - {'Approved'})} events")
-        if "Approved" not in received:
-            raise Skipped("moto's EventBridge delivered nothing to the probe; routing not shown")
-        return (
-            "a probe rule with the same pattern (own bus, SQS target) received the Approved event and "
-            "not the PendingManualApproval or Rejected ones (moto cannot invoke Step Functions targets)"
-        )
-
     def _stack_gone(self, stack_name: str) -> bool:
         try:
             stacks = self.client("cloudformation").describe_stacks(StackName=stack_name)["Stacks"]
@@ -537,7 +410,9 @@ class _Flow:
 
         check(f"project bucket {facts['bucket']}", lambda: s3.head_bucket(Bucket=facts["bucket"]))
         check("its training CSV", lambda: s3.head_object(Bucket=facts["bucket"], Key=DATA_KEY))
-        check("its model artifact", lambda: s3.head_object(Bucket=facts["bucket"], Key=MODEL_KEY))
+        if "model_url" in facts:
+            model_bucket, _, model_key = facts["model_url"].removeprefix("s3://").partition("/")
+            check("its trained model.tar.gz", lambda: s3.head_object(Bucket=model_bucket, Key=model_key))
         check(
             f"model package group {facts['group']}",
             lambda: sm.describe_model_package_group(ModelPackageGroupName=facts["group"]),
@@ -577,79 +452,43 @@ class _Flow:
         return None
 
 
-def _approval_event(aws: AwsTarget, group: str, package: str, status: str) -> dict[str, Any]:
-    """The event SageMaker sends when a package's approval status changes (the fields the rule reads)."""
-    return {
-        "version": "0",
-        "id": str(uuid.uuid4()),
-        "detail-type": APPROVAL_DETAIL_TYPE,
-        "source": "aws.sagemaker",
-        "account": aws.account_id,
-        "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "region": aws.region,
-        "resources": [package],
-        "detail": {
-            "ModelPackageGroupName": group,
-            "ModelPackageArn": package,
-            "ModelPackageVersion": int(package.rsplit("/", 1)[-1])
-            if package.rsplit("/", 1)[-1].isdigit()
-            else 1,
-            "ModelApprovalStatus": status,
-        },
-    }
-
-
-def _placeholder_model() -> bytes:
-    """A model.tar.gz holding one note: the demo registers a package without training."""
-    buffer = io.BytesIO()
-    note = b"placeholder written by the mlops-kit demo; no training ran in the embedded AWS\n"
-    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
-        info = tarfile.TarInfo("README.txt")
-        info.size = len(note)
-        info.mtime = 0
-        archive.addfile(info, io.BytesIO(note))
-    return buffer.getvalue()
-
-
-def _feature_parquet(group: dict[str, Any], now: datetime, rows: int = 20) -> tuple[bytes, int]:
-    """``rows`` records that fit the group's feature definitions, as the offline store's Parquet."""
-    import pandas as pd
-
-    event_time = group.get("EventTimeFeatureName")
-    record_id = group.get("RecordIdentifierFeatureName")
-    columns: dict[str, list[Any]] = {}
-    for feature in group["FeatureDefinitions"]:
-        name, kind = feature["FeatureName"], feature["FeatureType"]
-        if name == event_time:
-            values: list[Any] = [now.timestamp()] * rows if kind == "Fractional" else [now.isoformat()] * rows
-        elif name == record_id:
-            values = [f"demo-{i:04d}" for i in range(rows)]
-        elif kind == "Integral":
-            values = [(i * 7) % 72 + 1 for i in range(rows)]
-        elif kind == "Fractional":
-            values = [round(20.0 + i * 3.5, 2) for i in range(rows)]
-        else:
-            values = [f"value-{i}" for i in range(rows)]
-        columns[name] = values
-    # The offline store adds these columns to every record.
-    columns["write_time"] = [now.isoformat()] * rows
-    columns["api_invocation_time"] = [now.isoformat()] * rows
-    columns["is_deleted"] = [False] * rows
-    buffer = io.BytesIO()
-    pd.DataFrame(columns).to_parquet(buffer, index=False)
-    return buffer.getvalue(), rows
-
-
 def run_flow(aws: AwsTarget, assembly: Path | str, *, progress: Progress = lambda _line: None) -> DemoReport:
     """The end-to-end flow; the report holds every step (for tests and callers that want details)."""
     return _Flow(aws, Path(assembly), progress).run()
 
 
-def run_demo(aws: AwsTarget, assembly: Path | str, *, progress: Progress = lambda _line: None) -> bool:
-    """Run the end-to-end flow after a local deploy, print its steps and table; ``False`` if a check failed."""
+def run_demo(
+    aws: AwsTarget, assembly: Path | str, *, progress: Progress = lambda _line: None, verbose: bool = False
+) -> bool:
+    """Run the end-to-end flow after a local deploy: progress, caveats once, one verdict; ``False`` if a check failed."""
+    from mlops_kit.local.moto_shims import SHIMS
+
     progress(f"end-to-end flow on the example project (embedded AWS at {aws.endpoint})")
+    progress("embedded-AWS caveats (said once): shims in the moto server, each filling one moto gap:")
+    for name, what in SHIMS.items():
+        progress(f"  - {name}: {what}")
     report = run_flow(aws, assembly, progress=progress)
-    progress(render_demo_table(report))
+    for caveat in report.facts.get("pipeline_caveats", []):
+        progress(f"  - pipeline runner: {caveat}")
+    if verbose:
+        progress(render_demo_table(report))
+    failed = [s for s in report.steps if s.mark == FAILED]
+    metrics = report.facts.get("metrics") or {}
+    metric = ", ".join(f"{k} {v:.3f}" for k, v in sorted(metrics.items())) or "no metric"
+    if report.ok:
+        progress(
+            f"VERDICT: ok - {len(report.steps)} steps in {report.seconds:.1f} s; the model reached {metric}; "
+            "v1 and v2 deployed to staging and production by the deploy flow"
+        )
+        progress(
+            "next: `mlops-kit deploy --local --keep` keeps the embedded AWS (with the exports it prints); approve a "
+            "package with `aws sagemaker update-model-package --model-package-arn ARN --model-approval-status Approved`, "
+            "read the request on an SQS queue subscribed to the project's approval topic and run its `approve` command; "
+            "on AWS: `npx cdk deploy Project-<name>`"
+        )
+    else:
+        progress(f"VERDICT: FAILED at step {failed[0].number} ({failed[0].title}): {failed[0].detail}")
+        progress("next: rerun with -v for every step and the per-stack tables; the moto log is kept with --keep")
     return report.ok
 
 

@@ -64,9 +64,11 @@ def moto_cloudformation_types() -> dict[str, Any]:
 def kind_of(cfn_type: str, native_types: Mapping[str, Any]) -> str:
     if cfn_type.startswith("Custom::") or cfn_type == "AWS::CloudFormation::CustomResource":
         return CUSTOM
+    if service_api.is_api_type(cfn_type):
+        return API  # before NATIVE: a state machine moto's CloudFormation creates never executes
     if cfn_type in native_types:
         return NATIVE
-    if sagemaker_api.is_api_type(cfn_type) or service_api.is_api_type(cfn_type):
+    if sagemaker_api.is_api_type(cfn_type):
         return API
     if cfn_type.startswith("AWS::SageMaker::"):
         return PREDICTED

@@ -8,6 +8,11 @@ period), also when the block raises, on Ctrl-C, and on SIGTERM (turned into ``Sy
 the block runs in the main thread). ``keep=True`` leaves the server running and ``keep_message``
 says how to reach and stop it.
 
+The server is moto's own, started through ``moto_shims`` (``python -m mlops_kit.local.moto_shims``),
+which patches, inside the server process, the moto gaps the deploy flow meets (each named in
+``moto_shims.SHIMS``); once it answers, ``POST /moto-api/config`` switches state machine
+execution on (``EXECUTION_CONFIG``), so Step Functions executions run their tasks.
+
 The server runs in its own session so that a Ctrl-C in the terminal reaches only the CLI, which
 then stops the server in an orderly way (or leaves it, with ``keep=True``).
 """
@@ -15,8 +20,8 @@ then stops the server in an orderly way (or leaves it, with ``keep=True``).
 from __future__ import annotations
 
 import contextlib
+import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -72,13 +77,21 @@ def aws_environment(endpoint: str, region: str = DEFAULT_REGION) -> dict[str, st
 
 
 def _moto_command(host: str, port: int) -> list[str]:
-    exe = Path(sys.executable).with_name("moto_server")
-    if exe.exists():
-        return [str(exe), "-H", host, "-p", str(port)]
-    found = shutil.which("moto_server")
-    if found:
-        return [found, "-H", host, "-p", str(port)]
-    return [sys.executable, "-m", "moto.server", "-H", host, "-p", str(port)]
+    # moto's server with the kit's shims installed in its process (``moto_shims``), so the
+    # deploy flow executes: same arguments as ``moto_server``.
+    return [sys.executable, "-m", "mlops_kit.local.moto_shims", "-H", host, "-p", str(port)]
+
+
+# moto's Step Functions runs executions only with this config (POST /moto-api/config).
+EXECUTION_CONFIG = {"stepfunctions": {"execute_state_machine": True}}
+
+
+def _server_environment() -> dict[str, str]:
+    """The server inherits this process's environment, with the kit's package importable."""
+    env = dict(os.environ)
+    package_root = str(Path(__file__).resolve().parents[2])
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
+    return env
 
 
 @dataclass
@@ -127,6 +140,7 @@ class EmbeddedAws:
             stdout=output,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            env=_server_environment(),
         )
         try:
             self._wait_until_ready()
@@ -150,6 +164,7 @@ class EmbeddedAws:
             try:
                 with urllib.request.urlopen(url, timeout=2) as response:
                     if response.status == 200:
+                        self._configure()
                         return
             except (urllib.error.URLError, OSError) as error:
                 last_error = str(error)
@@ -157,6 +172,18 @@ class EmbeddedAws:
         raise EmbeddedAwsError(
             f"moto_server did not answer on {self.endpoint} within {self.startup_timeout:.0f} s ({last_error})"
         )
+
+    def _configure(self) -> None:
+        """Switch state machine execution on (moto only records executions by default)."""
+        request = urllib.request.Request(
+            f"{self.endpoint}/moto-api/config",
+            data=json.dumps(EXECUTION_CONFIG).encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
+        with urllib.request.urlopen(request, timeout=5) as response:
+            if response.status not in (200, 201):
+                raise EmbeddedAwsError(f"moto refused its config at {self.endpoint}/moto-api/config: {response.status}")
 
     def stop(self, grace: float = 5.0) -> None:
         """Terminate the server, then kill it if it is still alive after ``grace`` seconds."""

@@ -14,11 +14,16 @@ AWS::SNS::TopicPolicy           SetTopicAttributes(Policy) / GetTopicAttributes 
 AWS::CloudWatch::Alarm          PutMetricAlarm / DescribeAlarms / DeleteAlarms
 AWS::Budgets::Budget            CreateBudget / DescribeBudget / DeleteBudget
 AWS::Glue::Database             CreateDatabase / GetDatabase / DeleteDatabase
+AWS::StepFunctions::StateMachine CreateStateMachine / DescribeStateMachine / DeleteStateMachine (**)
 ==============================  ==============================================
 
 (*) Only policies without conditional ``Deny`` statements: moto enforces bucket policies but
 ignores conditions, so the kit's ``aws:SecureTransport`` Deny would refuse every request
 (plain HTTP to 127.0.0.1). Those are reported unchecked with that reason.
+
+(**) moto's CloudFormation *does* create state machines, but in a backend that never executes
+them; the one created through the Step Functions API lives where the embedded AWS runs
+executions (``moto_shims``, ``EXECUTION_CONFIG`` in ``server``), so the deploy flow runs.
 
 What the creators cannot reproduce (a CloudFormation-generated name) is made stable from the
 stack and logical id and noted.
@@ -218,12 +223,63 @@ def _delete_glue_database(clients: ClientFactory, record: Mapping[str, Any]) -> 
     clients("glue").delete_database(Name=record["physical_id"])
 
 
+# -- Step Functions state machine ------------------------------------------------------------------
+def _state_machine(
+    clients: ClientFactory, logical_id: str, props: dict[str, Any], ctx: Context
+) -> ApiOutcome:
+    sfn = clients("stepfunctions")
+    notes = []
+    name = props.get("StateMachineName")
+    if not name:
+        # CloudFormation would generate <LogicalId>-<random>; stable here so a redeploy finds it.
+        name = f"{logical_id}-{ctx.get('stack_name', 'stack')}"[:80]
+        notes.append(f"no StateMachineName: named {name}")
+    definition = props.get("DefinitionString")
+    if not isinstance(definition, str):
+        definition = json.dumps(props.get("Definition") or {})
+    request: dict[str, Any] = {
+        "name": name,
+        "definition": definition,
+        "roleArn": props["RoleArn"],
+        "type": props.get("StateMachineType", "STANDARD"),
+        "tags": [{"key": t["Key"], "value": t["Value"]} for t in props.get("Tags") or []],
+    }
+    for cfn_key, api_key in (("LoggingConfiguration", "loggingConfiguration"), ("TracingConfiguration", "tracingConfiguration")):
+        if props.get(cfn_key):
+            request[api_key] = _lower_keys(props[cfn_key])
+    arn = sfn.create_state_machine(**request)["stateMachineArn"]
+    described = sfn.describe_state_machine(stateMachineArn=arn)
+    return ApiOutcome(
+        logical_id,
+        "AWS::StepFunctions::StateMachine",
+        created=described.get("definition") == definition,
+        ref=arn,
+        physical_id=arn,
+        attributes={"Arn": arn, "Name": name},
+        notes=notes,
+    )
+
+
+def _lower_keys(value: Any) -> Any:
+    """CloudFormation's PascalCase keys as the Step Functions API's camelCase ones."""
+    if isinstance(value, dict):
+        return {k[:1].lower() + k[1:]: _lower_keys(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_lower_keys(v) for v in value]
+    return value
+
+
+def _delete_state_machine(clients: ClientFactory, record: Mapping[str, Any]) -> None:
+    clients("stepfunctions").delete_state_machine(stateMachineArn=record["physical_id"])
+
+
 CREATORS: dict[str, Creator] = {
     "AWS::S3::BucketPolicy": _bucket_policy,
     "AWS::SNS::TopicPolicy": _topic_policy,
     "AWS::CloudWatch::Alarm": _alarm,
     "AWS::Budgets::Budget": _budget,
     "AWS::Glue::Database": _glue_database,
+    "AWS::StepFunctions::StateMachine": _state_machine,
 }
 
 DELETERS: dict[str, Deleter] = {
@@ -232,6 +288,7 @@ DELETERS: dict[str, Deleter] = {
     "AWS::CloudWatch::Alarm": _delete_alarm,
     "AWS::Budgets::Budget": _delete_budget,
     "AWS::Glue::Database": _delete_glue_database,
+    "AWS::StepFunctions::StateMachine": _delete_state_machine,
 }
 
 SERVICES = {
@@ -240,6 +297,7 @@ SERVICES = {
     "AWS::CloudWatch::Alarm": "CloudWatch",
     "AWS::Budgets::Budget": "Budgets",
     "AWS::Glue::Database": "Glue",
+    "AWS::StepFunctions::StateMachine": "Step Functions",
 }
 
 

@@ -23,8 +23,9 @@ from constructs import Construct
 
 from mlops_kit.config import KitConfig, ProjectConfig
 from mlops_kit.config.delivery import DeliveryEnvironment
+from mlops_kit.constructs.deployment_steps import ProductionSettings, StagingSettings
 from mlops_kit.constructs.identity import SageMakerExecutionRole, boundary_name
-from mlops_kit.constructs.model_deployment import ModelDeployment, ProductionSettings, StagingSettings
+from mlops_kit.constructs.model_deployment import ModelDeployment
 from mlops_kit.constructs.model_registry import ModelPackageGroup, approval_event_pattern
 from mlops_kit.constructs.project_build import (
     ProjectBuildPipeline,
@@ -255,7 +256,12 @@ class ProjectStack(Stack):
                 capture_bucket=self.bucket,
                 subnet_ids=subnet_ids,
                 security_group_ids=security_group_ids,
-                staging=StagingSettings(memory_mb=project.deploy.staging.memory_mb, max_concurrency=project.deploy.staging.max_concurrency),
+                staging=StagingSettings(
+                    endpoint_type=project.deploy.staging.endpoint_type,
+                    instance_type=project.deploy.staging.instance_type,
+                    memory_mb=project.deploy.staging.memory_mb,
+                    max_concurrency=project.deploy.staging.max_concurrency,
+                ),
                 production=ProductionSettings(
                     instance_type=production.instance_type,
                     min_instances=production.min_instances,

@@ -10,6 +10,7 @@ import pytest
 from mlops_kit.local import EmbeddedAws
 from mlops_kit.local.deploy import find_cdk_cli
 
+from .flow_app import build as build_flow_app
 from .sample_app import build
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,3 +35,9 @@ def aws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedAws]:
 def cdk_cli() -> list[str] | None:
     """The project's CDK CLI (node_modules/.bin/cdk), or None when it is not installed."""
     return find_cdk_cli(ROOT)
+
+
+@pytest.fixture(scope="session")
+def flow_assembly(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``flow_app``: the deploy flow alone, instance-backed and serverless staging (synthesized once)."""
+    return build_flow_app(tmp_path_factory.mktemp("flow") / "cdk.out")

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import io
-import tarfile
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from mlops_kit.local.demo import (
     FAILED,
@@ -15,12 +16,11 @@ from mlops_kit.local.demo import (
     SKIPPED,
     DemoReport,
     DemoStep,
-    _approval_event,
     _feature_parquet,
-    _placeholder_model,
     render_demo_table,
     run_flow,
 )
+from mlops_kit.local.deploy_flow import FlowError, parse_request
 from mlops_kit.local.server import AwsEndpoint
 from mlops_kit.local.verify import Verifier
 
@@ -28,15 +28,34 @@ GROUP = "mlops-credit-risk"
 PACKAGE = f"arn:aws:sagemaker:us-east-1:123456789012:model-package/{GROUP}/3"
 
 
-def test_approval_event_has_the_fields_the_rule_filters_on() -> None:
-    event = _approval_event(AwsEndpoint("http://127.0.0.1:1"), GROUP, PACKAGE, "Approved")
-    assert event["source"] == "aws.sagemaker"
-    assert event["detail-type"] == "SageMaker Model Package State Change"
-    assert event["detail"] == {
-        "ModelPackageGroupName": GROUP,
-        "ModelPackageArn": PACKAGE,
-        "ModelPackageVersion": 3,
-        "ModelApprovalStatus": "Approved",
+def test_approval_request_must_carry_the_token_as_sent() -> None:
+    body = {
+        "model_package": PACKAGE,
+        "task_token": "tok/en+1=",
+        "approve": "aws stepfunctions send-task-success --task-token tok/en+1= --task-output {}",
+        "reject": "aws stepfunctions send-task-failure --error Rejected --task-token tok/en+1=",
+    }
+    request = parse_request(json.dumps(body))
+    assert (request.task_token, request.model_package) == ("tok/en+1=", PACKAGE)
+    mangled = dict(body, approve="aws stepfunctions send-task-success --task-output \\'{}\\' --task-token tok")
+    with pytest.raises(FlowError, match="approve command does not carry the token"):
+        parse_request(json.dumps(mangled))
+
+
+def test_package_event_has_the_fields_the_rule_filters_on() -> None:
+    from types import SimpleNamespace
+
+    from mlops_kit.local.moto_shims import package_event
+
+    package = SimpleNamespace(
+        model_package_group_name=GROUP, model_package_version=3, arn=PACKAGE, model_package_name=GROUP,
+        model_approval_status="Approved", creation_time="t0", last_modified_time="t1",
+    )
+    entry = package_event(package, "123456789012", "us-east-1")
+    assert (entry["Source"], entry["DetailType"], entry["Resources"]) == ("aws.sagemaker", "SageMaker Model Package State Change", [PACKAGE])
+    detail = json.loads(entry["Detail"])
+    assert {k: detail[k] for k in ("ModelPackageGroupName", "ModelPackageArn", "ModelPackageVersion", "ModelApprovalStatus")} == {
+        "ModelPackageGroupName": GROUP, "ModelPackageArn": PACKAGE, "ModelPackageVersion": 3, "ModelApprovalStatus": "Approved",
     }
 
 
@@ -57,12 +76,6 @@ def test_feature_records_fit_the_group_definition() -> None:
     assert frame["customer_id"].is_unique
     assert str(frame["tenure_months"].dtype).startswith("int")
     assert {"write_time", "api_invocation_time", "is_deleted"} <= set(frame.columns)
-
-
-def test_placeholder_model_is_a_valid_archive_that_says_what_it_is() -> None:
-    with tarfile.open(fileobj=io.BytesIO(_placeholder_model()), mode="r:gz") as archive:
-        member = archive.extractfile("README.txt")
-        assert member is not None and b"no training ran" in member.read()
 
 
 def test_table_marks_each_step_and_the_report_fails_on_one_failed_check() -> None:

@@ -170,7 +170,8 @@ def test_deploy_flow_goes_staging_then_approval_then_production(app: cdk.App) ->
     order = [text.index(marker) for marker in ("CreateStagingEndpoint", "AskForProductionApproval", "CreateProductionEndpoint", "RegisterScalableTarget", "CreateDataQualityMonitoring")]
     assert order == sorted(order)
     assert "waitForTaskToken" in text
-    assert "ServerlessConfig" in text and "DataCaptureConfig" in text and "CANARY" in text
+    # Staging is instance-backed by default (serverless takes no VPC): tests/local/test_flow_definition.py.
+    assert "ServerlessConfig" not in text and "DataCaptureConfig" in text and "CANARY" in text
     assert "RunsNewConfig" in text  # the live config is checked after every update
 
 

@@ -2,7 +2,8 @@
 
 In a SageMaker Processing job the training job's ``model.tar.gz`` is mounted under
 ``/opt/ml/processing/model`` and the test split under ``/opt/ml/processing/test``; the
-report is uploaded from ``/opt/ml/processing/evaluation``. Locally pass the paths. The
+report is uploaded from ``/opt/ml/processing/evaluation``. Locally pass the paths, or set
+``MLOPS_KIT_OPT_ML`` to a folder that stands for ``/opt/ml``. The
 report has the shape SageMaker's model-quality metrics use, so the Model Registry shows
 it and the pipeline's condition reads ``binary_classification_metrics.<name>.value``.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tarfile
 import tempfile
@@ -85,9 +87,11 @@ def evaluate(model_path: Path, test_path: Path, output_dir: Path) -> dict[str, A
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Score the model on the test split.")
-    parser.add_argument("--model", type=Path, default=Path("/opt/ml/processing/model"))
-    parser.add_argument("--test", type=Path, default=Path("/opt/ml/processing/test"))
-    parser.add_argument("--output-dir", type=Path, default=Path("/opt/ml/processing/evaluation"))
+    # The container's /opt/ml, or the folder that stands for it when the job runs locally.
+    processing = Path(os.environ.get("MLOPS_KIT_OPT_ML", "/opt/ml")) / "processing"
+    parser.add_argument("--model", type=Path, default=processing / "model")
+    parser.add_argument("--test", type=Path, default=processing / "test")
+    parser.add_argument("--output-dir", type=Path, default=processing / "evaluation")
     args = parser.parse_args(argv)
     report = evaluate(args.model, args.test, args.output_dir)
     metrics = report["binary_classification_metrics"]

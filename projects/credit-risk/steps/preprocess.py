@@ -2,7 +2,8 @@
 
 In a SageMaker Processing job the input is mounted at ``/opt/ml/processing/input/data``
 and each split is uploaded from ``/opt/ml/processing/<split>``; locally pass
-``--input`` and ``--output-dir``. The target becomes 0/1 (the positive class is the
+``--input`` and ``--output-dir``, or set ``MLOPS_KIT_OPT_ML`` to a folder that stands
+for ``/opt/ml`` (the kit's local pipeline runner does). The target becomes 0/1 (the positive class is the
 larger of the two values, or ``--positive-class``) and the mapping is written next to
 the training split so the model can answer with the original labels. Feature encoding
 lives in the model itself (see train.py), so batch inference takes raw features.
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -19,8 +21,10 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
-INPUT_DIR = "/opt/ml/processing/input/data"
-OUTPUT_DIR = "/opt/ml/processing"
+# The container's /opt/ml, or the folder that stands for it when the job runs locally.
+OPT_ML = os.environ.get("MLOPS_KIT_OPT_ML", "/opt/ml")
+INPUT_DIR = f"{OPT_ML}/processing/input/data"
+OUTPUT_DIR = f"{OPT_ML}/processing"
 LABEL_MAPPING_FILE = "label_mapping.json"
 # An object column becomes numeric when at least this share of its values parse as numbers.
 NUMERIC_SHARE = 0.95

@@ -1,0 +1,221 @@
+"""Units of the pipeline expression evaluator and the runner's graph, on hand-written definitions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from mlops_kit.local.pipeline_expr import (
+    ExpressionError,
+    Scope,
+    all_conditions,
+    condition,
+    evaluate,
+    path_segments,
+    step_references,
+)
+from mlops_kit.local.pipeline_runner import PipelineRunError, _graph, _order, _parameters
+
+REPORT = {
+    "binary_classification_metrics": {"accuracy": {"value": 0.82}, "f1": {"value": 0.5}},
+    "rows": [3, 4],
+}
+
+
+def _scope() -> Scope:
+    return Scope(
+        parameters={"InputDataUri": "s3://b/raw/", "Threshold": 0.8},
+        execution={"PipelineExecutionId": "abc123"},
+        steps={
+            "Prep": {
+                "ProcessingOutputConfig": {
+                    "Outputs": [
+                        {"OutputName": "train", "S3Output": {"S3Uri": "s3://b/abc123/train"}},
+                        {"OutputName": "test", "S3Output": {"S3Uri": "s3://b/abc123/test"}},
+                    ]
+                }
+            },
+            "Train": {"ModelArtifacts": {"S3ModelArtifacts": "s3://b/m/model.tar.gz"}},
+        },
+        property_files={("Eval", "Report"): REPORT},
+    )
+
+
+def _json_get(path: str) -> dict[str, Any]:
+    return {"Std:JsonGet": {"PropertyFile": {"Get": "Steps.Eval.PropertyFiles.Report"}, "Path": path}}
+
+
+def test_path_segments_read_the_sdk_property_syntax() -> None:
+    assert path_segments("ProcessingOutputConfig.Outputs['train'].S3Output.S3Uri") == [
+        "ProcessingOutputConfig",
+        "Outputs",
+        "train",
+        "S3Output",
+        "S3Uri",
+    ]
+    assert path_segments('a.b["c d"][2]') == ["a", "b", "c d", 2]
+    with pytest.raises(ExpressionError, match="cannot read it from position"):
+        path_segments("a.b[oops]")
+
+
+def test_get_join_and_json_get_evaluate_against_the_scope() -> None:
+    value = {
+        "Uri": {"Get": "Parameters.InputDataUri"},
+        "Out": {
+            "Std:Join": {"On": "/", "Values": ["s3://b", {"Get": "Execution.PipelineExecutionId"}, "eval"]}
+        },
+        "Train": {"Get": "Steps.Prep.ProcessingOutputConfig.Outputs['train'].S3Output.S3Uri"},
+        "Model": [{"Get": "Steps.Train.ModelArtifacts.S3ModelArtifacts"}],
+        "Metric": _json_get("binary_classification_metrics.accuracy.value"),
+        "Row": _json_get("rows[1]"),
+        "Plain": {"Keep": 1, "Flag": True},
+    }
+    assert evaluate(value, _scope()) == {
+        "Uri": "s3://b/raw/",
+        "Out": "s3://b/abc123/eval",
+        "Train": "s3://b/abc123/train",
+        "Model": ["s3://b/m/model.tar.gz"],
+        "Metric": 0.82,
+        "Row": 4,
+        "Plain": {"Keep": 1, "Flag": True},
+    }
+    joined = {
+        "Std:Join": {
+            "On": " ",
+            "Values": ["metric", _json_get("binary_classification_metrics.f1.value"), True],
+        }
+    }
+    assert evaluate(joined, _scope()) == "metric 0.5 true"
+
+
+@pytest.mark.parametrize(
+    ("expression", "message"),
+    [
+        ({"Get": "Parameters.Missing"}, "no parameter 'Missing'"),
+        ({"Get": "Steps.Later.ModelName"}, "step 'Later' has not run"),
+        ({"Get": "Steps.Prep.ProcessingOutputConfig.Outputs['nope'].S3Output.S3Uri"}, "no 'nope'"),
+        ({"Get": "Steps.Eval.PropertyFiles.Report"}, "only through Std:JsonGet"),
+        (_json_get("binary_classification_metrics.auc.value"), "no 'auc'"),
+        (
+            {"Std:JsonGet": {"PropertyFile": {"Get": "Steps.Other.PropertyFiles.X"}, "Path": "a"}},
+            "no property file",
+        ),
+        ({"Std:Concat": []}, "does not know this function"),
+    ],
+)
+def test_fails_if_an_expression_cannot_be_evaluated(expression: dict[str, Any], message: str) -> None:
+    with pytest.raises(ExpressionError, match=message):
+        evaluate(expression, _scope())
+
+
+def test_conditions_compare_the_report_with_the_threshold() -> None:
+    accuracy = _json_get("binary_classification_metrics.accuracy.value")
+    scope = _scope()
+    assert condition({"Type": "GreaterThanOrEqualTo", "LeftValue": accuracy, "RightValue": 0.8}, scope) == (
+        True,
+        "accuracy 0.82 >= 0.8",
+    )
+    assert condition({"Type": "GreaterThan", "LeftValue": accuracy, "RightValue": 0.82}, scope)[0] is False
+    assert condition({"Type": "LessThan", "LeftValue": accuracy, "RightValue": "0.9"}, scope)[0] is True
+    assert condition(
+        {"Type": "Equals", "LeftValue": {"Get": "Parameters.Threshold"}, "RightValue": 0.8}, scope
+    )[0]
+    assert condition({"Type": "In", "QueryValue": "b", "Values": ["a", "b"]}, scope)[0] is True
+    assert (
+        condition({"Type": "Not", "Condition": {"Type": "Equals", "LeftValue": 1, "RightValue": 1}}, scope)[0]
+        is False
+    )
+    either = {
+        "Type": "Or",
+        "Conditions": [
+            {"Type": "Equals", "LeftValue": 1, "RightValue": 2},
+            {"Type": "LessThanOrEqualTo", "LeftValue": 1, "RightValue": 2},
+        ],
+    }
+    assert condition(either, scope)[0] is True
+    # A step's conditions are ANDed.
+    outcome, said = all_conditions(
+        [either, {"Type": "GreaterThan", "LeftValue": accuracy, "RightValue": 0.9}], scope
+    )
+    assert outcome is False and said[1] == "accuracy 0.82 > 0.9"
+    with pytest.raises(ExpressionError, match="condition type 'Between'"):
+        condition({"Type": "Between"}, scope)
+    with pytest.raises(ExpressionError, match="cannot compare"):
+        condition({"Type": "GreaterThan", "LeftValue": "abc", "RightValue": 1}, scope)
+
+
+DEFINITION: dict[str, Any] = {
+    "Parameters": [
+        {"Name": "Uri", "Type": "String", "DefaultValue": "s3://b/x"},
+        {"Name": "Count", "Type": "Integer", "DefaultValue": 1},
+        {"Name": "Package", "Type": "String"},
+    ],
+    "Steps": [
+        {
+            "Name": "Eval",
+            "Type": "Processing",
+            "Arguments": {"In": {"Get": "Steps.Train.ModelArtifacts.S3ModelArtifacts"}},
+        },
+        {"Name": "Train", "Type": "Training", "Arguments": {"In": {"Get": "Steps.Prep.ProcessingJobName"}}},
+        {"Name": "Prep", "Type": "Processing", "Arguments": {}},
+        {
+            "Name": "Gate",
+            "Type": "Condition",
+            "Arguments": {
+                "Conditions": [{"Type": "Equals", "LeftValue": _json_get("a"), "RightValue": 1}],
+                "IfSteps": [{"Name": "Register", "Type": "RegisterModel", "Arguments": {}}],
+                "ElseSteps": [{"Name": "Stop", "Type": "Fail", "Arguments": {}}],
+            },
+        },
+        {"Name": "Notify", "Type": "Lambda", "Arguments": {}, "DependsOn": ["Prep"]},
+    ],
+}
+
+
+def test_steps_run_in_dependency_order_with_branches_after_their_condition() -> None:
+    nodes = _graph(DEFINITION)
+    assert nodes["Gate"].needs == {"Eval"}
+    assert nodes["Register"].needs == {"Gate"} and nodes["Register"].branch == ("Gate", True)
+    assert nodes["Stop"].branch == ("Gate", False)
+    assert nodes["Notify"].needs == {"Prep"}
+    assert _order(nodes) == ["Prep", "Train", "Eval", "Gate", "Register", "Stop", "Notify"]
+
+
+def test_fails_if_steps_form_a_cycle_or_name_an_unknown_step() -> None:
+    cycle = {
+        "Steps": [
+            {"Name": "A", "Type": "Processing", "Arguments": {}, "DependsOn": ["B"]},
+            {"Name": "B", "Type": "Processing", "Arguments": {}, "DependsOn": ["A"]},
+        ]
+    }
+    with pytest.raises(PipelineRunError, match="form a cycle"):
+        _order(_graph(cycle))
+    with pytest.raises(PipelineRunError, match="depends on unknown step Z"):
+        _graph({"Steps": [{"Name": "A", "Type": "Fail", "Arguments": {}, "DependsOn": ["Z"]}]})
+
+
+def test_parameters_take_defaults_typed_overrides_and_refuse_the_rest() -> None:
+    assert _parameters("p", DEFINITION, {"Package": "arn:x", "Count": "3"}) == {
+        "Uri": "s3://b/x",
+        "Count": 3,
+        "Package": "arn:x",
+    }
+    with pytest.raises(PipelineRunError, match=r"-p Count=many: pipeline p expects a Integer"):
+        _parameters("p", DEFINITION, {"Package": "a", "Count": "many"})
+    with pytest.raises(PipelineRunError, match=r"-p Package=VALUE: pipeline p has no default"):
+        _parameters("p", DEFINITION, {})
+    with pytest.raises(
+        PipelineRunError, match=r"-p Other: pipeline p has no such parameter; it takes Uri, Count, Package"
+    ):
+        _parameters("p", DEFINITION, {"Other": "1"})
+
+
+def test_data_dependencies_come_from_gets_on_steps_only() -> None:
+    value = [
+        {"Get": "Steps.A.X"},
+        {"Get": "Parameters.P"},
+        {"Std:Join": {"On": "", "Values": [{"Get": "Steps.B.Y['k']"}]}},
+        _json_get("a"),
+    ]
+    assert step_references(value) == {"A", "B", "Eval"}
