@@ -382,3 +382,20 @@ def verdict(run: PipelineRun) -> str:
     if run.status == "Incomplete":
         said += f"; not run: {', '.join(not_run)}"
     return said
+
+
+def resolve_pipeline_name(aws: Any, name: str, prefix: str | None) -> str:
+    """A project name (the kit names its pipeline ``<prefix>-<project>``) or a pipeline's own name."""
+    sm = aws.client("sagemaker")
+    candidates = [f"{prefix}-{name}", name] if prefix and not name.startswith(f"{prefix}-") else [name]
+    for candidate in candidates:
+        try:
+            sm.describe_pipeline(PipelineName=candidate)
+        except sm.exceptions.ClientError:
+            continue
+        return candidate
+    present = sorted(p["PipelineName"] for p in sm.list_pipelines().get("PipelineSummaries", []))
+    raise PipelineRunError(
+        f"NAME: no pipeline {' or '.join(repr(c) for c in candidates)} in the embedded AWS at {aws.endpoint}; "
+        f"it has {', '.join(present) or 'none (deploy the project first)'}"
+    )
