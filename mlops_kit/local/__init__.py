@@ -14,7 +14,9 @@ Modules: ``server`` (the moto process), ``assembly`` (reading ``cdk.out``, uploa
 CloudFormation functions), ``sagemaker_api`` (SageMaker types moto's CloudFormation skips),
 ``service_api`` (other skipped types whose service API moto has: policies, alarms, budgets, Glue),
 ``verify`` (describe calls per type), ``deploy`` (bootstrap, deploy, destroy), ``report``,
-``demo`` (the end-to-end flow on the example project after a deploy).
+``demo`` (the end-to-end flow on the example project after a deploy), ``pipeline_runner``
+(``run-pipeline --local``: a deployed SageMaker pipeline's steps run here, with
+``pipeline_expr`` for its expressions, ``pipeline_jobs`` and ``transform_driver`` for the jobs).
 """
 
 from mlops_kit.local.assembly import AssemblyError, CloudAssembly, StackArtifact, load_assembly

@@ -51,6 +51,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from mlops_kit.errors import KitError
 from mlops_kit.local import pipeline_jobs as jobs
 from mlops_kit.local.pipeline_expr import ExpressionError, Scope, all_conditions, evaluate, step_references
@@ -120,7 +122,7 @@ def run_pipeline(
     sm, s3 = aws.client("sagemaker"), aws.client("s3")
     try:
         described = sm.describe_pipeline(PipelineName=pipeline_name)
-    except sm.exceptions.ClientError as error:
+    except ClientError as error:
         raise PipelineRunError(
             f"pipeline {pipeline_name!r}: not found in the embedded AWS at {aws.endpoint} "
             f"({error.response['Error'].get('Code', 'error')})"
@@ -173,12 +175,13 @@ def run_pipeline(
             try:
                 record.detail = _execute(node, record, scope, run, outcomes, sm, s3, workdir / execution_id)
                 record.status = "Succeeded"
-            except (jobs.JobFailed, ExpressionError, _StepFailed) as error:
+            except (jobs.JobFailed, ExpressionError, _StepFailed, ClientError, BotoCoreError) as error:
+                # BotoCoreError: a request the SageMaker API shape refuses (ParamValidationError).
                 record.status, record.detail = "Failed", str(error)
                 run.status, run.failure_reason = "Failed", f"{name}: {error}"
-            except sm.exceptions.ClientError as error:
-                record.status, record.detail = "Failed", str(error)
-                run.status, run.failure_reason = "Failed", f"{name}: {error}"
+            except KeyError as error:
+                record.status, record.detail = "Failed", f"its arguments have no {error}"
+                run.status, run.failure_reason = "Failed", f"{name}: {record.detail}"
             record.seconds = time.perf_counter() - clock
         progress(f"{prefix}: {record.status} ({record.seconds:.1f} s) {record.detail}".rstrip())
     if run.status != "Failed":
@@ -233,7 +236,7 @@ def _execute(
                 bucket, key = jobs.split_s3(url)
                 try:
                     s3.head_object(Bucket=bucket, Key=key)
-                except s3.exceptions.ClientError:
+                except ClientError:
                     raise _StepFailed(f"ModelDataUrl {url} does not exist") from None
         arn = sm.create_model_package(**request)["ModelPackageArn"]
         scope.steps[name] = {**request, **sm.describe_model_package(ModelPackageName=arn)}
@@ -391,7 +394,7 @@ def resolve_pipeline_name(aws: Any, name: str, prefix: str | None) -> str:
     for candidate in candidates:
         try:
             sm.describe_pipeline(PipelineName=candidate)
-        except sm.exceptions.ClientError:
+        except ClientError:
             continue
         return candidate
     present = sorted(p["PipelineName"] for p in sm.list_pipelines().get("PipelineSummaries", []))
