@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import io
+import json
 import os
 import subprocess
 import sys
+import tarfile
 
 import pytest
 
 from mlops_kit.local import EmbeddedAws
-from mlops_kit.pipelines import build_tabular_training_definition
-from mlops_kit.pipelines.steps import SCRIPTS, synthetic
 from tests.conftest import ROOT
 
 KIT = [sys.executable, "-m", "mlops_kit", "run-pipeline"]
@@ -69,58 +69,247 @@ def test_fails_if_nothing_answers_at_the_endpoint() -> None:
     _assert_one_line_error(result, "--endpoint-url http://127.0.0.1:9: no embedded AWS answers there")
 
 
+# Step scripts with the standard library only, so the processes start fast; each checks the
+# part of SageMaker's container contract it relies on and exits non-zero if it is missing.
+PREPARE = """
+import os, sys
+from pathlib import Path
+assert "AWS_ENDPOINT_URL" not in os.environ, "network isolation: no AWS endpoint in the job"
+data = Path(os.environ["MLOPS_KIT_OPT_ML"]) / "processing" / "input" / "data"
+rows = sum(len(f.read_text().splitlines()) for f in sorted(data.glob("*.csv")))
+out = Path(sys.argv[sys.argv.index("--rows-out") + 1])
+assert out.parent.is_dir(), "output LocalPath exists before the entrypoint starts"
+out.write_text(str(rows))
+"""
+FIT = """
+import argparse, json, os
+from pathlib import Path
+parser = argparse.ArgumentParser()
+parser.add_argument("--epochs", type=int)
+args = parser.parse_args()
+assert json.loads(os.environ["SM_CHANNELS"]) == ["code", "train"]
+hps = json.loads((Path(os.environ["SM_INPUT_CONFIG_DIR"]) / "hyperparameters.json").read_text())
+assert hps["epochs"] == "3" and args.epochs == 3 and os.environ["SM_HP_EPOCHS"] == "3"
+rows = int((Path(os.environ["SM_CHANNEL_TRAIN"]) / "rows.txt").read_text())
+Path(os.environ["SM_MODEL_DIR"], "model.txt").write_text(f"rows={rows}")
+Path(os.environ["SM_OUTPUT_DATA_DIR"], "notes.txt").write_text("trained")
+print(f"score={rows / 100:.2f}")
+"""
+SCORE = """
+import json, os, tarfile
+from pathlib import Path
+processing = Path(os.environ["MLOPS_KIT_OPT_ML"]) / "processing"
+with tarfile.open(processing / "model" / "model.tar.gz") as tar:
+    rows = int(tar.extractfile("model.txt").read().decode().split("=")[1])
+report = {"binary_classification_metrics": {"accuracy": {"value": rows / 100}}}
+(processing / "evaluation" / "evaluation.json").write_text(json.dumps(report))
+"""
+
+
+def _s3_input(name: str, uri: object, path: str) -> dict[str, object]:
+    return {
+        "InputName": name,
+        "S3Input": {"S3Uri": uri, "LocalPath": path, "S3DataType": "S3Prefix", "S3InputMode": "File"},
+    }
+
+
+def _output(name: str, bucket: str, path: str) -> dict[str, object]:
+    uri = {
+        "Std:Join": {
+            "On": "/",
+            "Values": [f"s3://{bucket}/runs", {"Get": "Execution.PipelineExecutionId"}, name],
+        }
+    }
+    return {"OutputName": name, "S3Output": {"S3Uri": uri, "LocalPath": path, "S3UploadMode": "EndOfJob"}}
+
+
+def _definition(bucket: str, group: str) -> str:
+    model = {"Get": "Steps.Fit.ModelArtifacts.S3ModelArtifacts"}
+    accuracy = {
+        "Std:JsonGet": {
+            "PropertyFile": {"Get": "Steps.Score.PropertyFiles.EvaluationReport"},
+            "Path": "binary_classification_metrics.accuracy.value",
+        }
+    }
+    steps = [
+        {
+            "Name": "Prepare",
+            "Type": "Processing",
+            "Arguments": {
+                "AppSpecification": {
+                    "ImageUri": "image",
+                    "ContainerEntrypoint": ["python3", "/opt/ml/processing/input/code/prepare.py"],
+                    "ContainerArguments": ["--rows-out", "/opt/ml/processing/train/rows.txt"],
+                },
+                "ProcessingInputs": [
+                    _s3_input("raw", {"Get": "Parameters.InputDataUri"}, "/opt/ml/processing/input/data"),
+                    _s3_input("code", f"s3://{bucket}/code/prepare.py", "/opt/ml/processing/input/code"),
+                ],
+                "ProcessingOutputConfig": {"Outputs": [_output("train", bucket, "/opt/ml/processing/train")]},
+                "NetworkConfig": {"EnableNetworkIsolation": True},
+            },
+        },
+        {
+            "Name": "Fit",
+            "Type": "Training",
+            "Arguments": {
+                "AlgorithmSpecification": {
+                    "TrainingImage": "image",
+                    "TrainingInputMode": "File",
+                    "MetricDefinitions": [{"Name": "score", "Regex": "score=([0-9.]+)"}],
+                },
+                "HyperParameters": {
+                    "sagemaker_program": "fit.py",
+                    "sagemaker_submit_directory": "/opt/ml/input/data/code",
+                    "epochs": "3",
+                },
+                "InputDataConfig": [
+                    {
+                        "ChannelName": "train",
+                        "DataSource": {
+                            "S3DataSource": {
+                                "S3DataType": "S3Prefix",
+                                "S3Uri": {
+                                    "Get": "Steps.Prepare.ProcessingOutputConfig.Outputs['train'].S3Output.S3Uri"
+                                },
+                            }
+                        },
+                    },
+                    {
+                        "ChannelName": "code",
+                        "DataSource": {
+                            "S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": f"s3://{bucket}/code/fit.py"}
+                        },
+                    },
+                ],
+                "OutputDataConfig": {"S3OutputPath": f"s3://{bucket}/models"},
+                "EnableNetworkIsolation": True,
+            },
+        },
+        {
+            "Name": "Score",
+            "Type": "Processing",
+            "Arguments": {
+                "AppSpecification": {
+                    "ImageUri": "image",
+                    "ContainerEntrypoint": ["python3", "/opt/ml/processing/input/code/score.py"],
+                },
+                "ProcessingInputs": [
+                    _s3_input("model", model, "/opt/ml/processing/model"),
+                    _s3_input("code", f"s3://{bucket}/code/score.py", "/opt/ml/processing/input/code"),
+                ],
+                "ProcessingOutputConfig": {
+                    "Outputs": [_output("evaluation", bucket, "/opt/ml/processing/evaluation")]
+                },
+            },
+            "PropertyFiles": [
+                {
+                    "PropertyFileName": "EvaluationReport",
+                    "OutputName": "evaluation",
+                    "FilePath": "evaluation.json",
+                }
+            ],
+        },
+        {
+            "Name": "Gate",
+            "Type": "Condition",
+            "Arguments": {
+                "Conditions": [
+                    {
+                        "Type": "GreaterThanOrEqualTo",
+                        "LeftValue": accuracy,
+                        "RightValue": {"Get": "Parameters.Threshold"},
+                    }
+                ],
+                "IfSteps": [
+                    {
+                        "Name": "Register",
+                        "Type": "RegisterModel",
+                        "Arguments": {
+                            "ModelPackageGroupName": group,
+                            "ModelApprovalStatus": "PendingManualApproval",
+                            "InferenceSpecification": {
+                                "Containers": [{"Image": "image", "ModelDataUrl": model}],
+                                "SupportedContentTypes": ["text/csv"],
+                                "SupportedResponseMIMETypes": ["text/csv"],
+                            },
+                        },
+                    }
+                ],
+                "ElseSteps": [
+                    {
+                        "Name": "TooWeak",
+                        "Type": "Fail",
+                        "Arguments": {
+                            "ErrorMessage": {"Std:Join": {"On": " ", "Values": ["accuracy", accuracy]}}
+                        },
+                    }
+                ],
+            },
+        },
+    ]
+    parameters = [
+        {"Name": "InputDataUri", "Type": "String", "DefaultValue": f"s3://{bucket}/raw/"},
+        {"Name": "Threshold", "Type": "Float", "DefaultValue": 0.5},
+    ]
+    return json.dumps({"Version": "2020-12-01", "Parameters": parameters, "Steps": steps})
+
+
 @pytest.mark.integration
 def test_runs_the_project_pipeline_in_the_embedded_aws(aws: EmbeddedAws) -> None:
-    """The project name resolves to <prefix>-<name>; -p overrides a parameter; exit 0 with a package."""
+    """The project name resolves to <prefix>-<name>; -p overrides parameters; exit 1 on a failed gate, 0 with a package."""
     s3, sm = aws.client("s3"), aws.client("sagemaker")
-    bucket = "mlops-credit-risk-cli"
-    key_arn = aws.client("kms").create_key()["KeyMetadata"]["Arn"]
+    bucket, group = "mlops-credit-risk-cli", "mlops-credit-risk"
     s3.create_bucket(Bucket=bucket)
-    for key, path in SCRIPTS.items():
-        s3.upload_file(str(path), bucket, f"code/{key}.py")
-    data = io.StringIO()
-    synthetic.generate(300, seed=5).to_csv(data, index=False)
-    s3.put_object(Bucket=bucket, Key="elsewhere/data.csv", Body=data.getvalue())
-    sm.create_model_package_group(ModelPackageGroupName="mlops-credit-risk")
-    definition = build_tabular_training_definition(
-        pipeline_name="mlops-credit-risk",
-        role_arn="arn:aws:iam::123456789012:role/execution",
-        artifact_bucket=bucket,
-        data_prefix="pipeline",
-        code_uris={key: f"s3://{bucket}/code/{key}.py" for key in SCRIPTS},
-        sklearn_image_uri="image",
-        model_package_group_name="mlops-credit-risk",
-        kms_key_arn=key_arn,
-        metric_threshold=0.6,
-        hyperparameters={"max_iter": 40},
-    )
+    for name, body in (("prepare", PREPARE), ("fit", FIT), ("score", SCORE)):
+        s3.put_object(Bucket=bucket, Key=f"code/{name}.py", Body=body)
+    s3.put_object(Bucket=bucket, Key="raw/a.csv", Body="x\n" * 60)
+    s3.put_object(Bucket=bucket, Key="elsewhere/a.csv", Body="x\n" * 90)
+    sm.create_model_package_group(ModelPackageGroupName=group)
     sm.create_pipeline(
         PipelineName="mlops-credit-risk",
-        PipelineDefinition=definition,
-        RoleArn="arn:aws:iam::123456789012:role/execution",
+        PipelineDefinition=_definition(bucket, group),
+        RoleArn="arn:aws:iam::123456789012:role/r",
     )
+    env = {**os.environ, **aws.env}
+
+    weak = _run("credit-risk", "--local", "-p", "Threshold=0.7", env=env)
+    assert weak.returncode == 1, weak.stdout + weak.stderr
+    assert "pipeline mlops-credit-risk: Failed in " in weak.stdout
+    assert "failed at TooWeak: accuracy 0.6" in weak.stdout
+    assert sm.list_model_packages(ModelPackageGroupName=group)["ModelPackageSummaryList"] == []
 
     result = _run(
         "credit-risk",
         "--local",
         "-p",
         f"InputDataUri=s3://{bucket}/elsewhere/",
-        env={**os.environ, **aws.env},
+        "-p",
+        "Threshold=0.7",
+        env=env,
     )
-
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout.splitlines()
     assert out[0].startswith("pipeline mlops-credit-risk: execution ")
-    assert any(line.startswith("Train") and "Succeeded" in line for line in out)  # the table
+    assert any(
+        line.startswith("Fit ") and "Succeeded" in line and "score=0.9" in line for line in out
+    )  # the table
     assert sum("moto records every pipeline execution as Succeeded" in line for line in out) == 1
     verdict = next(line for line in out if line.startswith("pipeline mlops-credit-risk: Succeeded in "))
-    assert "accuracy 0." in verdict and ">= 0.6" in verdict
-    packages = sm.list_model_packages(ModelPackageGroupName="mlops-credit-risk")["ModelPackageSummaryList"]
+    assert "accuracy 0.9 >= 0.7" in verdict
+    packages = sm.list_model_packages(ModelPackageGroupName=group)["ModelPackageSummaryList"]
     assert len(packages) == 1 and verdict.endswith(f"model package {packages[0]['ModelPackageArn']}")
     assert out[-1].startswith("next: approve it with `aws sagemaker update-model-package")
-    # The override was used: the raw input read was the one under elsewhere/.
-    execution = sm.list_pipeline_executions(PipelineName="mlops-credit-risk")["PipelineExecutionSummaries"][0]
-    parameters = sm.list_pipeline_parameters_for_execution(
-        PipelineExecutionArn=execution["PipelineExecutionArn"]
+    url = sm.describe_model_package(ModelPackageName=packages[0]["ModelPackageArn"])[
+        "InferenceSpecification"
+    ]["Containers"][0]["ModelDataUrl"]
+    bucket_name, _, key = url.removeprefix("s3://").partition("/")
+    assert key.startswith("models/pipelines-") and key.endswith("-Fit/output/model.tar.gz")
+    with tarfile.open(
+        fileobj=io.BytesIO(s3.get_object(Bucket=bucket_name, Key=key)["Body"].read()), mode="r:gz"
+    ) as tar:
+        assert tar.getnames() == ["model.txt"]
+    assert (
+        s3.head_object(Bucket=bucket_name, Key=key.replace("model.tar.gz", "output.tar.gz"))["ContentLength"]
+        > 0
     )
-    assert {"Name": "InputDataUri", "Value": f"s3://{bucket}/elsewhere/"} in parameters["PipelineParameters"]
