@@ -53,9 +53,16 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from mlops_kit.errors import KitError
 from mlops_kit.local import pipeline_jobs as jobs
-from mlops_kit.local.pipeline_expr import ExpressionError, Scope, all_conditions, evaluate, step_references
+from mlops_kit.local.pipeline_expr import (
+    ExpressionError,
+    PipelineRunError,
+    Scope,
+    all_conditions,
+    evaluate,
+    parameter_values,
+    step_references,
+)
 
 Progress = Callable[[str], None]
 MOTO_CAVEAT = (
@@ -63,10 +70,6 @@ MOTO_CAVEAT = (
     "status; the step statuses here are the runner's own record"
 )
 RUNS_LOCALLY = ("Processing", "Training", "Transform", "Condition", "Fail", "RegisterModel", "Model")
-
-
-class PipelineRunError(KitError):
-    """The pipeline cannot be started: unknown pipeline, bad parameter, unreadable definition."""
 
 
 @dataclass
@@ -131,7 +134,7 @@ def run_pipeline(
         definition = json.loads(described["PipelineDefinition"])
     except (KeyError, json.JSONDecodeError):
         raise PipelineRunError(f"pipeline {pipeline_name!r}: its PipelineDefinition is not JSON") from None
-    values = _parameters(pipeline_name, definition, parameters or {})
+    values = parameter_values(pipeline_name, definition, parameters or {})
     started = time.perf_counter()
     arn = sm.start_pipeline_execution(
         PipelineName=pipeline_name,
@@ -285,41 +288,6 @@ def _values(document: Any) -> dict[str, float]:
             else:
                 found.update(_values(value))
     return found
-
-
-def _parameters(pipeline: str, definition: Mapping[str, Any], overrides: Mapping[str, str]) -> dict[str, Any]:
-    declared = {item["Name"]: item for item in definition.get("Parameters", [])}
-    unknown = sorted(set(overrides) - set(declared))
-    if unknown:
-        raise PipelineRunError(
-            f"-p {unknown[0]}: pipeline {pipeline} has no such parameter; it takes {', '.join(declared) or 'none'}"
-        )
-    values: dict[str, Any] = {}
-    for name, item in declared.items():
-        if name in overrides:
-            values[name] = _typed(pipeline, name, item.get("Type", "String"), overrides[name])
-        elif "DefaultValue" in item:
-            values[name] = item["DefaultValue"]
-        else:
-            raise PipelineRunError(
-                f"-p {name}=VALUE: pipeline {pipeline} has no default for {name}; pass one"
-            )
-    return values
-
-
-def _typed(pipeline: str, name: str, kind: str, text: str) -> Any:
-    try:
-        if kind == "Integer":
-            return int(text)
-        if kind == "Float":
-            return float(text)
-    except ValueError:
-        raise PipelineRunError(f"-p {name}={text}: pipeline {pipeline} expects a {kind}") from None
-    if kind == "Boolean":
-        if text.lower() not in ("true", "false"):
-            raise PipelineRunError(f"-p {name}={text}: pipeline {pipeline} expects true or false")
-        return text.lower() == "true"
-    return text
 
 
 def _graph(definition: Mapping[str, Any]) -> dict[str, _Node]:

@@ -15,6 +15,7 @@ from mlops_kit.local.pipeline_expr import (
     all_conditions,
     condition,
     evaluate,
+    parameter_values,
     path_segments,
     step_references,
 )
@@ -22,7 +23,6 @@ from mlops_kit.local.pipeline_runner import (
     PipelineRunError,
     _graph,
     _order,
-    _parameters,
     run_pipeline,
     verdict,
 )
@@ -206,19 +206,19 @@ def test_fails_if_steps_form_a_cycle_or_name_an_unknown_step() -> None:
 
 
 def test_parameters_take_defaults_typed_overrides_and_refuse_the_rest() -> None:
-    assert _parameters("p", DEFINITION, {"Package": "arn:x", "Count": "3"}) == {
+    assert parameter_values("p", DEFINITION, {"Package": "arn:x", "Count": "3"}) == {
         "Uri": "s3://b/x",
         "Count": 3,
         "Package": "arn:x",
     }
     with pytest.raises(PipelineRunError, match=r"-p Count=many: pipeline p expects a Integer"):
-        _parameters("p", DEFINITION, {"Package": "a", "Count": "many"})
+        parameter_values("p", DEFINITION, {"Package": "a", "Count": "many"})
     with pytest.raises(PipelineRunError, match=r"-p Package=VALUE: pipeline p has no default"):
-        _parameters("p", DEFINITION, {})
+        parameter_values("p", DEFINITION, {})
     with pytest.raises(
         PipelineRunError, match=r"-p Other: pipeline p has no such parameter; it takes Uri, Count, Package"
     ):
-        _parameters("p", DEFINITION, {"Other": "1"})
+        parameter_values("p", DEFINITION, {"Other": "1"})
 
 
 def test_data_dependencies_come_from_gets_on_steps_only() -> None:
