@@ -294,6 +294,89 @@ def deploy(
         raise typer.Exit(1)
 
 
+@app.command("run-pipeline")
+def run_pipeline_command(
+    name: Annotated[
+        str, typer.Argument(help="A project name (its pipeline is <prefix>-NAME) or a pipeline's name.")
+    ],
+    local: Annotated[
+        bool, typer.Option("--local", help="Run the steps here against an embedded AWS.")
+    ] = False,
+    endpoint_url: Annotated[
+        str | None, typer.Option("--endpoint-url", help="The embedded AWS; default: $AWS_ENDPOINT_URL.")
+    ] = None,
+    parameter: Annotated[
+        list[str] | None,
+        typer.Option("--parameter", "-p", help="A pipeline parameter KEY=VALUE; repeatable."),
+    ] = None,
+    workdir: Annotated[
+        Path | None,
+        typer.Option("--workdir", help="Keep the jobs' folders here (default: a temporary folder)."),
+    ] = None,
+    config: ConfigOption = DEFAULT_CONFIG,
+) -> None:
+    """Run a project's deployed SageMaker pipeline step by step against a kept embedded AWS."""
+    command = "mlops-kit run-pipeline"
+    if not local:
+        raise fail(
+            KitError(
+                f"{command}: --local is required; on AWS start it with `aws sagemaker start-pipeline-execution`"
+            )
+        )
+    url = endpoint_url or os.environ.get("AWS_ENDPOINT_URL")
+    if not url:
+        raise fail(
+            KitError(
+                f"{command}: --endpoint-url: no embedded AWS given; pass --endpoint-url URL or export AWS_ENDPOINT_URL "
+                "as `mlops-kit deploy --local --keep` prints it"
+            )
+        )
+    overrides: dict[str, str] = {}
+    for item in parameter or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise fail(
+                KitError(f"{command}: -p {item}: expected KEY=VALUE, e.g. -p InputDataUri=s3://bucket/raw/")
+            )
+        overrides[key] = value
+    from mlops_kit.local import AwsEndpoint
+    from mlops_kit.local.pipeline_runner import render_steps, resolve_pipeline_name, run_pipeline, verdict
+    from mlops_kit.local.server import DEFAULT_REGION
+
+    aws = AwsEndpoint(
+        endpoint=url,
+        region=os.environ.get("AWS_DEFAULT_REGION") or os.environ.get("AWS_REGION") or DEFAULT_REGION,
+    )
+    try:
+        aws.client("sts").get_caller_identity()
+    except Exception:  # any failure to reach it: refused, not a moto server, a timeout
+        raise fail(
+            KitError(
+                f"{command}: --endpoint-url {url}: no embedded AWS answers there; start one with `mlops-kit deploy --local --keep`"
+            )
+        ) from None
+    try:
+        prefix = load_config(config).prefix if config.exists() else None
+        pipeline = resolve_pipeline_name(aws, name, prefix)
+        with tempfile.TemporaryDirectory(prefix="mlops-kit-run-") as scratch:
+            run = run_pipeline(
+                aws, pipeline, parameters=overrides, workdir=workdir or Path(scratch), progress=typer.echo
+            )
+    except KitError as error:
+        raise fail(error) from None
+    typer.echo(render_steps(run))
+    for caveat in run.caveats:
+        typer.echo(f"note: {caveat}")
+    typer.echo(verdict(run))
+    if run.model_package_arn:
+        typer.echo(
+            "next: approve it with `aws sagemaker update-model-package --model-package-arn "
+            f"{run.model_package_arn} --model-approval-status Approved`"
+        )
+    if not run.ok:
+        raise typer.Exit(1)
+
+
 def main() -> None:
     """Console-script entry point."""
     try:

@@ -16,7 +16,9 @@ CloudFormation functions), ``sagemaker_api`` (SageMaker types moto's CloudFormat
 ``verify`` (describe calls per type), ``deploy`` (bootstrap, deploy, destroy), ``report``,
 ``moto_shims`` (what the moto server process is patched with so the deploy flow executes),
 ``deploy_flow`` (driving a deploy flow from outside: approval queue, executions, endpoints),
-``demo`` and ``demo_flow`` (the end-to-end flow on the example project after a deploy).
+``demo`` and ``demo_flow`` (the end-to-end flow on the example project after a deploy),
+``pipeline_runner`` (``run-pipeline --local``: a deployed SageMaker pipeline's steps run here, with
+``pipeline_expr`` for its expressions, ``pipeline_jobs`` and ``transform_driver`` for the jobs).
 """
 
 from mlops_kit.local.assembly import AssemblyError, CloudAssembly, StackArtifact, load_assembly

@@ -14,6 +14,9 @@ values that are only known while it runs as JSON functions:
 - ``{"Std:Join": {"On": sep, "Values": [...]}}`` and
   ``{"Std:JsonGet": {"PropertyFile": ..., "Path": "a.b[0].c"}}``.
 
+Parameters take the caller's values (``-p KEY=VALUE``, typed as the definition declares them:
+``String``, ``Integer``, ``Float``, ``Boolean``) or their ``DefaultValue``.
+
 Condition steps compare with ``Equals``, ``GreaterThan``, ``GreaterThanOrEqualTo``,
 ``LessThan``, ``LessThanOrEqualTo``, ``In``, ``Not`` and ``Or``; a step's conditions are ANDed.
 A data dependency is created by a ``Get`` on another step's properties, so the same walk gives
@@ -34,6 +37,10 @@ from mlops_kit.errors import KitError
 
 class ExpressionError(KitError):
     """A definition's expression cannot be evaluated (unknown function, missing property)."""
+
+
+class PipelineRunError(KitError):
+    """The pipeline cannot be started: unknown pipeline, bad parameter, unreadable definition."""
 
 
 _STEP_REF = re.compile(r"^Steps\.([A-Za-z0-9_-]+)\.(.+)$")
@@ -252,3 +259,41 @@ def all_conditions(specs: list[Mapping[str, Any]], scope: Scope) -> tuple[bool, 
     """A condition step's outcome: every condition must hold."""
     results = [condition(spec, scope) for spec in specs]
     return all(ok for ok, _ in results), [said for _, said in results]
+
+
+def parameter_values(
+    pipeline: str, definition: Mapping[str, Any], overrides: Mapping[str, str]
+) -> dict[str, Any]:
+    """The execution's parameter values: the caller's, typed as declared, else the defaults."""
+    declared = {item["Name"]: item for item in definition.get("Parameters", [])}
+    unknown = sorted(set(overrides) - set(declared))
+    if unknown:
+        raise PipelineRunError(
+            f"-p {unknown[0]}: pipeline {pipeline} has no such parameter; it takes {', '.join(declared) or 'none'}"
+        )
+    values: dict[str, Any] = {}
+    for name, item in declared.items():
+        if name in overrides:
+            values[name] = _typed(pipeline, name, item.get("Type", "String"), overrides[name])
+        elif "DefaultValue" in item:
+            values[name] = item["DefaultValue"]
+        else:
+            raise PipelineRunError(
+                f"-p {name}=VALUE: pipeline {pipeline} has no default for {name}; pass one"
+            )
+    return values
+
+
+def _typed(pipeline: str, name: str, kind: str, text: str) -> Any:
+    try:
+        if kind == "Integer":
+            return int(text)
+        if kind == "Float":
+            return float(text)
+    except ValueError:
+        raise PipelineRunError(f"-p {name}={text}: pipeline {pipeline} expects a {kind}") from None
+    if kind == "Boolean":
+        if text.lower() not in ("true", "false"):
+            raise PipelineRunError(f"-p {name}={text}: pipeline {pipeline} expects true or false")
+        return text.lower() == "true"
+    return text

@@ -51,9 +51,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mlops_kit.errors import KitError
+from botocore.exceptions import BotoCoreError, ClientError
+
 from mlops_kit.local import pipeline_jobs as jobs
-from mlops_kit.local.pipeline_expr import ExpressionError, Scope, all_conditions, evaluate, step_references
+from mlops_kit.local.pipeline_expr import (
+    ExpressionError,
+    PipelineRunError,
+    Scope,
+    all_conditions,
+    evaluate,
+    parameter_values,
+    step_references,
+)
 
 Progress = Callable[[str], None]
 MOTO_CAVEAT = (
@@ -61,10 +70,6 @@ MOTO_CAVEAT = (
     "status; the step statuses here are the runner's own record"
 )
 RUNS_LOCALLY = ("Processing", "Training", "Transform", "Condition", "Fail", "RegisterModel", "Model")
-
-
-class PipelineRunError(KitError):
-    """The pipeline cannot be started: unknown pipeline, bad parameter, unreadable definition."""
 
 
 @dataclass
@@ -120,7 +125,7 @@ def run_pipeline(
     sm, s3 = aws.client("sagemaker"), aws.client("s3")
     try:
         described = sm.describe_pipeline(PipelineName=pipeline_name)
-    except sm.exceptions.ClientError as error:
+    except ClientError as error:
         raise PipelineRunError(
             f"pipeline {pipeline_name!r}: not found in the embedded AWS at {aws.endpoint} "
             f"({error.response['Error'].get('Code', 'error')})"
@@ -129,7 +134,7 @@ def run_pipeline(
         definition = json.loads(described["PipelineDefinition"])
     except (KeyError, json.JSONDecodeError):
         raise PipelineRunError(f"pipeline {pipeline_name!r}: its PipelineDefinition is not JSON") from None
-    values = _parameters(pipeline_name, definition, parameters or {})
+    values = parameter_values(pipeline_name, definition, parameters or {})
     started = time.perf_counter()
     arn = sm.start_pipeline_execution(
         PipelineName=pipeline_name,
@@ -173,12 +178,13 @@ def run_pipeline(
             try:
                 record.detail = _execute(node, record, scope, run, outcomes, sm, s3, workdir / execution_id)
                 record.status = "Succeeded"
-            except (jobs.JobFailed, ExpressionError, _StepFailed) as error:
+            except (jobs.JobFailed, ExpressionError, _StepFailed, ClientError, BotoCoreError) as error:
+                # BotoCoreError: a request the SageMaker API shape refuses (ParamValidationError).
                 record.status, record.detail = "Failed", str(error)
                 run.status, run.failure_reason = "Failed", f"{name}: {error}"
-            except sm.exceptions.ClientError as error:
-                record.status, record.detail = "Failed", str(error)
-                run.status, run.failure_reason = "Failed", f"{name}: {error}"
+            except KeyError as error:
+                record.status, record.detail = "Failed", f"its arguments have no {error}"
+                run.status, run.failure_reason = "Failed", f"{name}: {record.detail}"
             record.seconds = time.perf_counter() - clock
         progress(f"{prefix}: {record.status} ({record.seconds:.1f} s) {record.detail}".rstrip())
     if run.status != "Failed":
@@ -233,7 +239,7 @@ def _execute(
                 bucket, key = jobs.split_s3(url)
                 try:
                     s3.head_object(Bucket=bucket, Key=key)
-                except s3.exceptions.ClientError:
+                except ClientError:
                     raise _StepFailed(f"ModelDataUrl {url} does not exist") from None
         arn = sm.create_model_package(**request)["ModelPackageArn"]
         scope.steps[name] = {**request, **sm.describe_model_package(ModelPackageName=arn)}
@@ -282,41 +288,6 @@ def _values(document: Any) -> dict[str, float]:
             else:
                 found.update(_values(value))
     return found
-
-
-def _parameters(pipeline: str, definition: Mapping[str, Any], overrides: Mapping[str, str]) -> dict[str, Any]:
-    declared = {item["Name"]: item for item in definition.get("Parameters", [])}
-    unknown = sorted(set(overrides) - set(declared))
-    if unknown:
-        raise PipelineRunError(
-            f"-p {unknown[0]}: pipeline {pipeline} has no such parameter; it takes {', '.join(declared) or 'none'}"
-        )
-    values: dict[str, Any] = {}
-    for name, item in declared.items():
-        if name in overrides:
-            values[name] = _typed(pipeline, name, item.get("Type", "String"), overrides[name])
-        elif "DefaultValue" in item:
-            values[name] = item["DefaultValue"]
-        else:
-            raise PipelineRunError(
-                f"-p {name}=VALUE: pipeline {pipeline} has no default for {name}; pass one"
-            )
-    return values
-
-
-def _typed(pipeline: str, name: str, kind: str, text: str) -> Any:
-    try:
-        if kind == "Integer":
-            return int(text)
-        if kind == "Float":
-            return float(text)
-    except ValueError:
-        raise PipelineRunError(f"-p {name}={text}: pipeline {pipeline} expects a {kind}") from None
-    if kind == "Boolean":
-        if text.lower() not in ("true", "false"):
-            raise PipelineRunError(f"-p {name}={text}: pipeline {pipeline} expects true or false")
-        return text.lower() == "true"
-    return text
 
 
 def _graph(definition: Mapping[str, Any]) -> dict[str, _Node]:
@@ -382,3 +353,20 @@ def verdict(run: PipelineRun) -> str:
     if run.status == "Incomplete":
         said += f"; not run: {', '.join(not_run)}"
     return said
+
+
+def resolve_pipeline_name(aws: Any, name: str, prefix: str | None) -> str:
+    """A project name (the kit names its pipeline ``<prefix>-<project>``) or a pipeline's own name."""
+    sm = aws.client("sagemaker")
+    candidates = [f"{prefix}-{name}", name] if prefix and not name.startswith(f"{prefix}-") else [name]
+    for candidate in candidates:
+        try:
+            sm.describe_pipeline(PipelineName=candidate)
+        except ClientError:
+            continue
+        return candidate
+    present = sorted(p["PipelineName"] for p in sm.list_pipelines().get("PipelineSummaries", []))
+    raise PipelineRunError(
+        f"NAME: no pipeline {' or '.join(repr(c) for c in candidates)} in the embedded AWS at {aws.endpoint}; "
+        f"it has {', '.join(present) or 'none (deploy the project first)'}"
+    )

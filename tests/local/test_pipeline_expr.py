@@ -1,10 +1,13 @@
-"""Units of the pipeline expression evaluator and the runner's graph, on hand-written definitions."""
+"""Units of the pipeline expression evaluator and the runner's graph and step rules, on hand-written definitions."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+import boto3
 import pytest
+from moto import mock_aws
 
 from mlops_kit.local.pipeline_expr import (
     ExpressionError,
@@ -12,10 +15,17 @@ from mlops_kit.local.pipeline_expr import (
     all_conditions,
     condition,
     evaluate,
+    parameter_values,
     path_segments,
     step_references,
 )
-from mlops_kit.local.pipeline_runner import PipelineRunError, _graph, _order, _parameters
+from mlops_kit.local.pipeline_runner import (
+    PipelineRunError,
+    _graph,
+    _order,
+    run_pipeline,
+    verdict,
+)
 
 REPORT = {
     "binary_classification_metrics": {"accuracy": {"value": 0.82}, "f1": {"value": 0.5}},
@@ -196,19 +206,19 @@ def test_fails_if_steps_form_a_cycle_or_name_an_unknown_step() -> None:
 
 
 def test_parameters_take_defaults_typed_overrides_and_refuse_the_rest() -> None:
-    assert _parameters("p", DEFINITION, {"Package": "arn:x", "Count": "3"}) == {
+    assert parameter_values("p", DEFINITION, {"Package": "arn:x", "Count": "3"}) == {
         "Uri": "s3://b/x",
         "Count": 3,
         "Package": "arn:x",
     }
     with pytest.raises(PipelineRunError, match=r"-p Count=many: pipeline p expects a Integer"):
-        _parameters("p", DEFINITION, {"Package": "a", "Count": "many"})
+        parameter_values("p", DEFINITION, {"Package": "a", "Count": "many"})
     with pytest.raises(PipelineRunError, match=r"-p Package=VALUE: pipeline p has no default"):
-        _parameters("p", DEFINITION, {})
+        parameter_values("p", DEFINITION, {})
     with pytest.raises(
         PipelineRunError, match=r"-p Other: pipeline p has no such parameter; it takes Uri, Count, Package"
     ):
-        _parameters("p", DEFINITION, {"Other": "1"})
+        parameter_values("p", DEFINITION, {"Other": "1"})
 
 
 def test_data_dependencies_come_from_gets_on_steps_only() -> None:
@@ -219,3 +229,73 @@ def test_data_dependencies_come_from_gets_on_steps_only() -> None:
         _json_get("a"),
     ]
     assert step_references(value) == {"A", "B", "Eval"}
+
+
+def _run_definition(definition: dict[str, Any], tmp_path: Any, **parameters: str) -> Any:
+    class Target:
+        endpoint = "in-process moto"
+
+        def client(self, service: str) -> Any:
+            return boto3.client(service, region_name="us-east-1")
+
+    with mock_aws():
+        Target().client("sagemaker").create_pipeline(
+            PipelineName="hand-written",
+            PipelineDefinition=json.dumps(definition),
+            RoleArn="arn:aws:iam::123456789012:role/r",
+        )
+        return run_pipeline(Target(), "hand-written", parameters=parameters, workdir=tmp_path)
+
+
+def test_a_step_that_cannot_run_is_not_run_and_so_are_its_dependants(tmp_path: Any) -> None:
+    definition = {
+        "Version": "2020-12-01",
+        "Parameters": [],
+        "Steps": [
+            {"Name": "Check", "Type": "QualityCheck", "Arguments": {}},
+            {
+                "Name": "Gate",
+                "Type": "Condition",
+                "DependsOn": ["Check"],
+                "Arguments": {
+                    "Conditions": [{"Type": "Equals", "LeftValue": 1, "RightValue": 1}],
+                    "IfSteps": [{"Name": "Stop", "Type": "Fail", "Arguments": {"ErrorMessage": "no"}}],
+                    "ElseSteps": [],
+                },
+            },
+        ],
+    }
+    run = _run_definition(definition, tmp_path)
+    assert [(s.name, s.status) for s in run.steps] == [
+        ("Check", "NotRun"),
+        ("Gate", "NotRun"),
+        ("Stop", "NotRun"),
+    ]
+    assert run.step("Check").detail == "QualityCheck steps do not run in the embedded AWS"
+    assert run.step("Gate").detail == "needs Check, which did not run"
+    assert run.status == "Incomplete" and not run.ok
+    assert verdict(run).endswith("not run: Check, Gate, Stop")
+
+
+def test_a_fail_step_fails_the_run_with_its_message_and_stops_it(tmp_path: Any) -> None:
+    definition = {
+        "Version": "2020-12-01",
+        "Parameters": [{"Name": "Reason", "Type": "String", "DefaultValue": "default"}],
+        "Steps": [
+            {
+                "Name": "Stop",
+                "Type": "Fail",
+                "Arguments": {
+                    "ErrorMessage": {
+                        "Std:Join": {"On": ": ", "Values": ["stopped", {"Get": "Parameters.Reason"}]}
+                    }
+                },
+            },
+            {"Name": "After", "Type": "Condition", "DependsOn": ["Stop"], "Arguments": {"Conditions": []}},
+        ],
+    }
+    run = _run_definition(definition, tmp_path, Reason="data too old")
+    assert run.status == "Failed"
+    assert (run.step("Stop").status, run.step("Stop").detail) == ("Failed", "stopped: data too old")
+    assert (run.step("After").status, run.step("After").detail) == ("NotRun", "the run stopped at Stop")
+    assert run.failure_reason == "Stop: stopped: data too old"
