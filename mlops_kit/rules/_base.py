@@ -103,9 +103,7 @@ def is_runtime(value: object) -> bool:
 
 def present(value: object) -> bool:
     """Set to something: a non-empty literal, or a token that CloudFormation or the service fills in."""
-    if value is None or value == "" or value == [] or value == {}:
-        return False
-    return True
+    return not (value is None or value == "" or value == [] or value == {})
 
 
 def is_true(value: object) -> bool:
@@ -141,11 +139,6 @@ def has_vpc(vpc_config: object) -> bool:
 def findings(missing: Iterable[str]) -> Result:
     found = sorted(set(missing))
     return found if found else NagRuleCompliance.COMPLIANT
-
-
-def logical_id(node: CfnResource) -> str:
-    resolved = Stack.of(node).resolve(node.logical_id)
-    return str(resolved)
 
 
 def stack_resources(node: CfnResource, resource_type: str) -> list[CfnResource]:

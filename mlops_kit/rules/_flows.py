@@ -47,7 +47,8 @@ def sagemaker_calls(node: CfnResource, *actions: str) -> list[Call]:
 
 def _definition(props: dict[str, Any]) -> dict[str, Any] | None:
     if isinstance(props.get("Definition"), dict):
-        return _detokenize(props["Definition"])
+        document = _detokenize(props["Definition"])
+        return document if isinstance(document, dict) else None
     text = props.get("DefinitionString")
     if isinstance(text, dict) and "Fn::Join" in text:
         separator, parts = text["Fn::Join"]

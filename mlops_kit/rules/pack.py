@@ -8,8 +8,10 @@ setting (``Steps/Train/VolumeKmsKeyId``), so a suppression can accept exactly on
 
 from __future__ import annotations
 
+from typing import cast
+
 from aws_cdk import CfnResource
-from cdk_nag import NagPack
+from cdk_nag import IApplyRule, NagPack
 from constructs import IConstruct
 
 from mlops_kit.rules import (
@@ -59,4 +61,6 @@ class KitSageMakerChecks(NagPack):
         kind = node.cfn_resource_type
         for rule in RULES:
             if kind in rule.resource_types:
-                self._apply_rule(AppliedRule(rule, node))
+                # jsii reads the interface's members as properties of the class; mypy's protocol
+                # check wants settable attributes, which jsii never sets.
+                self._apply_rule(cast(IApplyRule, AppliedRule(rule, node)))

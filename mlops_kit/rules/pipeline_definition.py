@@ -35,7 +35,18 @@ from aws_cdk import AssetStaging, CfnResource, Stack
 from aws_cdk import aws_s3_assets as s3_assets
 from cdk_nag import NagRuleCompliance
 
-from mlops_kit.rules._base import TOKEN, Result, Rule, as_list, dig, findings, has_vpc, is_true, present, properties
+from mlops_kit.rules._base import (
+    TOKEN,
+    Result,
+    Rule,
+    as_list,
+    dig,
+    findings,
+    has_vpc,
+    is_true,
+    present,
+    properties,
+)
 
 PIPELINE = "AWS::SageMaker::Pipeline"
 
@@ -76,9 +87,9 @@ def check(node: CfnResource) -> Result:
             ok = has_vpc(value) if wanted == "vpc" else is_true(value) if wanted == "true" else present(value)
             if not ok:
                 missing.append(f"Steps/{step.get('Name')}/{suffix}")
-        if step.get("Type") == "Processing" and as_list(dig(arguments, "ProcessingOutputConfig", "Outputs")):
-            if not present(dig(arguments, "ProcessingOutputConfig", "KmsKeyId")):
-                missing.append(f"Steps/{step.get('Name')}/ProcessingOutputConfig/KmsKeyId")
+        outputs = dig(arguments, "ProcessingOutputConfig")
+        if step.get("Type") == "Processing" and as_list(dig(outputs, "Outputs")) and not present(dig(outputs, "KmsKeyId")):
+            missing.append(f"Steps/{step.get('Name')}/ProcessingOutputConfig/KmsKeyId")
     return findings(missing)
 
 
@@ -130,8 +141,9 @@ RULE = Rule(
         "Pipeline steps start Processing, Training and Transform jobs at run time with the arguments in the "
         "definition: a step without VpcConfig runs in SageMaker's network, without EnableNetworkIsolation its code can "
         "reach out, without inter-container encryption distributed training talks in clear, and without "
-        "VolumeKmsKeyId and output KmsKeyId data lands under AWS-managed keys. Fix: build steps with the kit's "
-        "pipeline context (network_config, volume_kms_key, output_kms_key), or set these fields on each step; "
+        "VolumeKmsKeyId and output KmsKeyId data lands under AWS-managed keys. Fix: give each step the platform's "
+        "network config (subnets, workload security group, isolation, inter-container encryption) and the kit's data "
+        "key for volumes and outputs, as the kit's templates in mlops_kit/pipelines do; "
         "suppress a finding only for a step whose container must reach the network, with the reason."
     ),
     check=check,

@@ -36,8 +36,8 @@ def check(node: CfnResource) -> Result:
         return NagRuleCompliance.NOT_APPLICABLE
     for call in configs:
         for variant in variants(call.parameters):
-            model = models.get(str(variant.get("ModelName"))) if is_serverless(variant) else None
-            if model is not None and has_model_vpc(model.parameters):
+            served = models.get(str(variant.get("ModelName"))) if is_serverless(variant) else None
+            if served is not None and has_model_vpc(served.parameters):
                 missing.append(f"{call.state}/{variant.get('VariantName', 'variant')}")
     return findings(missing)
 

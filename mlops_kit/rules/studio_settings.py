@@ -25,9 +25,9 @@ def _settings(prefix: str, settings: Any, *, sharing: bool) -> list[str]:
     missing = []
     if not present(dig(settings, "SecurityGroups")):
         missing.append(f"{prefix}/SecurityGroups")
-    if sharing and dig(settings, "SharingSettings", "NotebookOutputOption") == "Allowed":
-        if not present(dig(settings, "SharingSettings", "S3KmsKeyId")):
-            missing.append(f"{prefix}/SharingSettings/S3KmsKeyId")
+    shared = dig(settings, "SharingSettings")
+    if sharing and dig(shared, "NotebookOutputOption") == "Allowed" and not present(dig(shared, "S3KmsKeyId")):
+        missing.append(f"{prefix}/SharingSettings/S3KmsKeyId")
     return missing
 
 

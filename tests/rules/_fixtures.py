@@ -9,11 +9,11 @@ from collections.abc import Callable
 
 import aws_cdk as cdk
 from aws_cdk import Aspects
-from aws_cdk.assertions import Annotations, Match
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
+from aws_cdk.assertions import Annotations, Match
 
 from mlops_kit.rules import KitSageMakerChecks
 
