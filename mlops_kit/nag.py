@@ -8,11 +8,11 @@ import cdk_nag
 from aws_cdk import Aspects
 from constructs import IConstruct
 
+from mlops_kit.rules import KitSageMakerChecks
+
 
 def apply_checks(scope: IConstruct) -> None:
     """AwsSolutions and the kit's SageMaker pack as aspects; findings become synth errors, reports land in cdk.out."""
-    from mlops_kit.rules import KitSageMakerChecks
-
     Aspects.of(scope).add(cdk_nag.AwsSolutionsChecks(reports=True, verbose=True))
     Aspects.of(scope).add(KitSageMakerChecks(reports=True, verbose=True))
 

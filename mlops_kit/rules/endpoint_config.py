@@ -19,6 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from aws_cdk import CfnResource
+from cdk_nag import NagRuleCompliance
 
 from mlops_kit.rules._base import Result, Rule, dig, findings, is_false, present, properties
 from mlops_kit.rules._endpoints import ENDPOINT_CONFIG, is_serverless, variants
@@ -38,8 +39,11 @@ def _missing(prefix: str, config: dict[str, Any]) -> list[str]:
 def check(node: CfnResource) -> Result:
     if node.cfn_resource_type == ENDPOINT_CONFIG:
         return findings(_missing("", properties(node)))
+    calls = sagemaker_calls(node, "createEndpointConfig")
+    if not calls:
+        return NagRuleCompliance.NOT_APPLICABLE
     missing: list[str] = []
-    for call in sagemaker_calls(node, "createEndpointConfig"):
+    for call in calls:
         missing += _missing(f"{call.state}/", call.parameters)
     return findings(missing)
 

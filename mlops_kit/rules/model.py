@@ -22,6 +22,7 @@ from __future__ import annotations
 from typing import Any
 
 from aws_cdk import CfnResource
+from cdk_nag import NagRuleCompliance
 
 from mlops_kit.rules._base import Result, Rule, findings, has_vpc, is_true, properties
 from mlops_kit.rules._endpoints import MODEL, flow_variants, only_serverless, template_variants
@@ -43,9 +44,12 @@ def check(node: CfnResource) -> Result:
         if only_serverless(template_variants(node)) and props.get("VpcConfig") is None:
             return findings([])
         return findings(_missing("", props))
+    models = sagemaker_calls(node, "createModel")
+    if not models:
+        return NagRuleCompliance.NOT_APPLICABLE
     configs = [call.parameters for call in sagemaker_calls(node, "createEndpointConfig")]
     missing: list[str] = []
-    for call in sagemaker_calls(node, "createModel"):
+    for call in models:
         if only_serverless(flow_variants(configs, call.parameters.get("ModelName"))) and call.parameters.get("VpcConfig") is None:
             continue
         missing += _missing(f"{call.state}/", call.parameters)

@@ -20,6 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 from aws_cdk import CfnResource
+from cdk_nag import NagRuleCompliance
 
 from mlops_kit.rules._base import Result, Rule, dig, findings, has_vpc, is_true, properties
 from mlops_kit.rules._flows import STATE_MACHINE, sagemaker_calls
@@ -59,12 +60,15 @@ def check(node: CfnResource) -> Result:
         return findings(_schedule("", properties(node)))
     if kind in _DEFINITIONS:
         return findings(_job("", properties(node), output=f"{_DEFINITIONS[kind]}JobOutputConfig", resources="JobResources"))
+    schedules = sagemaker_calls(node, "createMonitoringSchedule")
+    definitions = [(name, call) for name in _DEFINITIONS.values() for call in sagemaker_calls(node, f"create{name}JobDefinition")]
+    if not schedules and not definitions:
+        return NagRuleCompliance.NOT_APPLICABLE
     missing: list[str] = []
-    for call in sagemaker_calls(node, "createMonitoringSchedule"):
+    for call in schedules:
         missing += _schedule(f"{call.state}/", call.parameters)
-    for name in _DEFINITIONS.values():
-        for call in sagemaker_calls(node, f"create{name}JobDefinition"):
-            missing += _job(f"{call.state}/", call.parameters, output=f"{name}JobOutputConfig", resources="JobResources")
+    for name, call in definitions:
+        missing += _job(f"{call.state}/", call.parameters, output=f"{name}JobOutputConfig", resources="JobResources")
     return findings(missing)
 
 
