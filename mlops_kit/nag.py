@@ -8,10 +8,13 @@ import cdk_nag
 from aws_cdk import Aspects
 from constructs import IConstruct
 
+from mlops_kit.rules import KitSageMakerChecks
+
 
 def apply_checks(scope: IConstruct) -> None:
-    """AwsSolutions checks as an aspect; findings become synth errors, reports land in cdk.out."""
+    """AwsSolutions and the kit's SageMaker pack as aspects; findings become synth errors, reports land in cdk.out."""
     Aspects.of(scope).add(cdk_nag.AwsSolutionsChecks(reports=True, verbose=True))
+    Aspects.of(scope).add(KitSageMakerChecks(reports=True, verbose=True))
 
 
 def suppress(construct: IConstruct, rule: str, reason: str, *, applies_to: Sequence[str] = (), children: bool = False) -> None:
