@@ -460,25 +460,12 @@ class ProjectStack(Stack):
 
     @staticmethod
     def _suppress_deployment(deployment: ModelDeployment) -> None:
-        # The flow stages the model on a serverless endpoint, which takes no VPC and no isolation,
-        # yet serves the same VPC model as production: KitSageMaker reports both, correctly. The
-        # instance-backed staging that fixes it belongs to the deploy flow's own change (issue
-        # "flows"); until it lands, these exact findings are accepted here, one finding ID each.
-        suppress(
-            deployment.state_machine, "KitSageMaker-ServerlessVpcModel",
-            "The staging endpoint is serverless and serves the production model, created with VpcConfig; staging moves to an "
-            "instance-backed endpoint in the VPC in the deploy flow's own change",
-            applies_to=["CreateStagingEndpointConfig/AllTraffic"],
-        )
-        suppress(
-            deployment.state_machine, "KitSageMaker-ModelVpcIsolation",
-            "The model also backs the serverless staging endpoint, which takes no network isolation; isolation by default "
-            "comes with the instance-backed staging of the deploy flow's own change",
-            applies_to=["CreateModel/EnableNetworkIsolation"],
-        )
+        # AWS documents network isolation for monitoring jobs as an option but not whether the
+        # built-in analyzer image runs under it; rather than a monitor that may fail only on AWS,
+        # it runs in the VPC (private subnets, endpoints) with KMS on volume and output.
         suppress(
             deployment.state_machine, "KitSageMaker-MonitoringSecurity",
-            "The data-quality monitor runs in the VPC with KMS on volume and output; whether the built-in analyzer runs "
-            "isolated (it publishes CloudWatch metrics) is left to the deploy flow's owner",
+            "The data-quality monitor runs in the VPC's private subnets with KMS on volume and output; AWS does not "
+            "document that the built-in analyzer image works under network isolation, so it is left off",
             applies_to=["CreateDataQualityMonitoring/MonitoringJobDefinition/NetworkConfig/EnableNetworkIsolation"],
         )
