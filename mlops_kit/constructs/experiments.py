@@ -17,13 +17,15 @@ the same role, so switching modes keeps every artifact; the server keeps its con
 
 from __future__ import annotations
 
+from typing import cast
+
 import aws_cdk as cdk
 from aws_cdk import RemovalPolicy
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sagemaker as sagemaker
-from constructs import Construct
+from constructs import Construct, IConstruct
 
 from mlops_kit.constructs.shared_data import (
     KMS_GRANT_ACTION_FINDINGS,
@@ -127,9 +129,18 @@ class ExperimentTracking(Construct):
     def grant_access(self, grantee: iam.IGrantable) -> iam.Grant:
         """Open the MLflow UI and log runs to this app or server (its exact ARN)."""
         kind = "TrackingServer" if self.mode == "server" else "App"
-        return iam.Grant.add_to_principal(
+        grant = iam.Grant.add_to_principal(
             grantee=grantee,
             actions=[f"sagemaker:CreatePresignedMlflow{kind}Url", f"sagemaker:DescribeMlflow{kind}", "sagemaker-mlflow:*"],
             resource_arns=[self.arn],
         )
+        if hasattr(grantee, "node"):  # a role or user (imported roles are jsii proxies, not Construct subclasses)
+            suppress(
+                cast(IConstruct, grantee),
+                "AwsSolutions-IAM5",
+                "sagemaker-mlflow:* is MLflow's own API (runs, metrics, models) on this one app or server's exact ARN",
+                applies_to=["Action::sagemaker-mlflow:*"],
+                children=True,
+            )
+        return grant
 

@@ -306,7 +306,7 @@ def test_kit_buckets_log_to_the_backbone_log_bucket(template: Template, stack_of
 
 
 def test_nothing_optional_when_switched_off(tmp_path: Path) -> None:
-    config = config_from_yaml("shared_assets:\n  studio: {enabled: false}\n  feature_store: {enabled: false}\n  experiments: {mode: "off"}\n")
+    config = config_from_yaml("shared_assets:\n  studio: {enabled: false}\n  feature_store: {enabled: false}\n  experiments: {mode: 'off'}\n")
     app = cdk.App()
     from mlops_kit.platform import add_platform
 
