@@ -92,8 +92,9 @@ def add_platform(
         stack.add_stack_dependency(shared)
         platform.projects[project.name] = stack
     # Tier tags let the platform budget count Backbone and SharedAssets spend apart from projects'.
-    for stack, tier in ((backbone, "1"), (shared, "2")):
-        cdk.Tags.of(stack).add(TIER_TAG, tier, exclude_resource_types=TAG_IMMUTABLE_TYPES)
+    tiers: tuple[tuple[cdk.Stack, str], ...] = ((backbone, "1"), (shared, "2"))
+    for tier_stack, tier in tiers:
+        cdk.Tags.of(tier_stack).add(TIER_TAG, tier, exclude_resource_types=TAG_IMMUTABLE_TYPES)
     for dependent in platform.stacks[1:]:
         apply_boundary(dependent, prefix)
     tag(scope, config)

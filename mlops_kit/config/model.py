@@ -7,7 +7,13 @@ from typing import Any, Self
 from pydantic import Field, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
-from mlops_kit.config.backbone import AuditConfig, EnvironmentConfig, NetworkConfig, PersonasConfig, endpoints_for
+from mlops_kit.config.backbone import (
+    AuditConfig,
+    EnvironmentConfig,
+    NetworkConfig,
+    PersonasConfig,
+    endpoints_for,
+)
 from mlops_kit.config.common import KitName, Section, TagKey, TagValue
 from mlops_kit.config.delivery import DeliveryConfig
 from mlops_kit.config.project import BudgetConfig, ProjectConfig

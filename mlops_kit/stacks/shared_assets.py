@@ -25,7 +25,6 @@ from mlops_kit.nag import suppress
 from mlops_kit.stacks import parameters
 from mlops_kit.stacks.backbone import BackboneStack
 
-
 # The personas whose work includes experiment tracking (identity.py's "mlflow" grant, too).
 MLFLOW_PERSONAS = ("data_scientist", "ml_engineer", "mlops_engineer")
 

@@ -19,7 +19,9 @@ KIT = [sys.executable, "-m", "mlops_kit"]
 
 
 def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*KIT, *args], cwd=cwd, capture_output=True, text=True, timeout=600, check=False)
+    # PYTHONPATH: the checkout under test, not whichever copy of the package the venv points at.
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run([*KIT, *args], cwd=cwd, capture_output=True, text=True, timeout=600, check=False, env=env)
 
 
 @pytest.fixture
@@ -155,3 +157,28 @@ def test_seed_tests_of_a_new_project_pass_as_its_build_runs_them(workdir: Path) 
     )
     assert result.returncode == 0, result.stdout[-2000:]
     assert "1 passed" in result.stdout
+
+
+def test_cost_prints_the_estimate_per_stack_and_in_total(default_app: object, tmp_path: Path) -> None:
+    import aws_cdk as cdk
+
+    from mlops_kit.costs import estimate
+
+    assert isinstance(default_app, cdk.App)
+    assembly = Path(default_app.outdir)
+    result = run("cost", "--assembly", str(assembly), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    expected = estimate(assembly)
+    assert result.stdout.strip() == expected.render()
+    assert f"{expected.idle_total:.2f}" in next(line for line in result.stdout.splitlines() if "TOTAL idle" in line)
+    brief = run("cost", "--assembly", str(assembly), "--brief", cwd=tmp_path)
+    assert brief.stdout.strip() == expected.brief()
+    # synth and check end with the same total (both summarise through _report).
+    checked = run("check", "--assembly", str(assembly), cwd=tmp_path)
+    assert checked.stdout.strip().splitlines()[-1] == expected.brief() + " (`mlops-kit cost` itemises it)", checked.stdout[-2000:]
+
+
+def test_fails_if_cost_has_no_assembly_and_writes_nothing(tmp_path: Path) -> None:
+    result = run("cost", "--assembly", str(tmp_path / "nope"), cwd=tmp_path)
+    assert_plain_error(result, "manifest.json not found", "run `mlops-kit synth` first")
+    assert tree(tmp_path) == []
