@@ -102,7 +102,7 @@ def test_new_project_then_cdk_synth_is_nag_and_lint_clean(workdir: Path) -> None
     listed = run("projects", cwd=workdir)
     assert "churn" in listed.stdout and "tabular-training" in listed.stdout
 
-    env = {**os.environ, "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"}
+    env = {**os.environ, "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20", "PYTHONPATH": str(ROOT)}
     synth = subprocess.run(
         [str(workdir / "node_modules" / ".bin" / "cdk"), "synth", "Project-churn", "--quiet"],
         cwd=workdir, capture_output=True, text=True, timeout=600, env=env, check=False,
