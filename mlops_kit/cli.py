@@ -146,11 +146,30 @@ def synth(
 
 def _report(assembly: Path, *, use_cache: bool = True) -> None:
     from mlops_kit.checks import summarize
+    from mlops_kit.costs import estimate
 
     summary = summarize(assembly, use_cache=use_cache)
     typer.echo(summary.render())
+    typer.echo(estimate(assembly).brief() + " (`mlops-kit cost` itemises it)")
     if not summary.ok:
         raise typer.Exit(1)
+
+
+@app.command()
+def cost(
+    assembly: Annotated[Path, typer.Option("--assembly", "-a", help="Cloud assembly folder from `mlops-kit synth`.")] = Path("cdk.out"),
+    brief: Annotated[bool, typer.Option(help="Print only the one-line total.")] = False,
+) -> None:
+    """Estimate what the synthesized platform costs a month while idle, per stack and in total."""
+    from mlops_kit.costs import estimate
+
+    if not (assembly / "manifest.json").exists():
+        raise fail(KitError(f"mlops-kit cost: --assembly: {assembly}/manifest.json not found; run `mlops-kit synth` first"))
+    try:
+        result = estimate(assembly)
+    except KitError as error:
+        raise fail(error) from None
+    typer.echo(result.brief() if brief else result.render())
 
 
 @app.command()

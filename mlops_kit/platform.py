@@ -11,6 +11,7 @@ from constructs import Construct
 
 from mlops_kit.config import KitConfig
 from mlops_kit.constructs.identity import boundary_name
+from mlops_kit.constructs.project_insight import TIER_TAG
 from mlops_kit.stacks.backbone import BackboneStack
 from mlops_kit.stacks.project import ProjectStack
 from mlops_kit.stacks.shared_assets import SharedAssetsStack
@@ -90,6 +91,10 @@ def add_platform(
         # Ordering only: the project reads tier 1 and 2 through SSM parameters, not exports.
         stack.add_stack_dependency(shared)
         platform.projects[project.name] = stack
+    # Tier tags let the platform budget count Backbone and SharedAssets spend apart from projects'.
+    tiers: tuple[tuple[cdk.Stack, str], ...] = ((backbone, "1"), (shared, "2"))
+    for tier_stack, tier in tiers:
+        cdk.Tags.of(tier_stack).add(TIER_TAG, tier, exclude_resource_types=TAG_IMMUTABLE_TYPES)
     for dependent in platform.stacks[1:]:
         apply_boundary(dependent, prefix)
     tag(scope, config)

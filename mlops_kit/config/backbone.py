@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, Self
+from typing import Any, Literal, Self
 
 from pydantic import Field, field_validator, model_validator
 
@@ -30,36 +31,48 @@ class EnvironmentConfig(Section):
         return self.account is None
 
 
+# The features an interface endpoint can be needed by. "platform" is always on: SageMaker jobs,
+# pipelines and the deploy flow's models in the VPC need it whatever else is enabled.
+Feature = Literal["platform", "studio", "feature_store", "experiments"]
+
+
 @dataclass(frozen=True)
 class EndpointSpec:
-    """One interface endpoint the platform may need, and why."""
+    """One interface endpoint the platform may need, why, and which feature needs it.
+
+    ``needed_by`` is None for endpoints no feature of the kit needs: add them with
+    ``network.interface_endpoints.add`` when your own code calls that service from the VPC.
+    """
 
     service: str
     prefix: str
     reason: str
+    needed_by: Feature | None
 
 
-# Interface endpoints for a VPC without internet. S3 is always a gateway endpoint (free).
+# Interface endpoints for a VPC without internet. S3 is always a gateway endpoint (free). Each
+# bills per AZ-hour (https://aws.amazon.com/privatelink/pricing/), so an endpoint exists only
+# because an enabled feature needs it (``KitConfig.interface_endpoint_names``).
 # The key is what users write in kit.yaml; ``service``/``prefix`` form the AWS service name
 # ``<prefix>.<region>.<service>``.
 INTERFACE_ENDPOINTS: dict[str, EndpointSpec] = {
-    "sagemaker_api": EndpointSpec("sagemaker.api", "com.amazonaws", "SageMaker control plane: jobs, pipelines, registry calls from Studio and jobs"),
-    "sagemaker_runtime": EndpointSpec("sagemaker.runtime", "com.amazonaws", "InvokeEndpoint from Studio and from applications inside the VPC"),
-    "studio": EndpointSpec("studio", "aws.sagemaker", "the Studio web UI and its presigned URLs in VPC-only mode"),
-    "notebook": EndpointSpec("notebook", "aws.sagemaker", "notebook and JupyterLab app traffic in VPC-only mode"),
-    "sts": EndpointSpec("sts", "com.amazonaws", "regional STS: the SDK's credential calls hang without internet otherwise"),
-    "logs": EndpointSpec("logs", "com.amazonaws", "CloudWatch Logs for jobs, endpoints, Studio apps and flow logs"),
-    "monitoring": EndpointSpec("monitoring", "com.amazonaws", "CloudWatch metrics from jobs and endpoints"),
-    "ecr_api": EndpointSpec("ecr.api", "com.amazonaws", "ECR authorisation and manifests for SageMaker and custom images"),
-    "ecr_dkr": EndpointSpec("ecr.dkr", "com.amazonaws", "ECR image layer pulls (layers themselves come through the S3 gateway)"),
-    "kms": EndpointSpec("kms", "com.amazonaws", "client-side KMS calls from notebooks and processing code"),
-    "featurestore_runtime": EndpointSpec("sagemaker.featurestore-runtime", "com.amazonaws", "Feature Store PutRecord/GetRecord from jobs and notebooks"),
-    "sagemaker_metrics": EndpointSpec("sagemaker.metrics", "com.amazonaws", "training metrics and experiment tracking from jobs"),
-    "experiments": EndpointSpec("experiments", "aws.sagemaker", "SageMaker Experiments and the managed MLflow tracking server"),
-    "glue": EndpointSpec("glue", "com.amazonaws", "the Glue catalog behind the Feature Store offline store"),
-    "athena": EndpointSpec("athena", "com.amazonaws", "querying the offline store from notebooks"),
-    "ssm": EndpointSpec("ssm", "com.amazonaws", "reading the platform's SSM parameters from inside the VPC"),
-    "servicecatalog": EndpointSpec("servicecatalog", "com.amazonaws", "SageMaker Projects (only if you use them besides the kit's projects)"),
+    "sagemaker_api": EndpointSpec("sagemaker.api", "com.amazonaws", "SageMaker control plane: jobs, pipelines, registry calls from Studio and jobs", "platform"),
+    "sagemaker_runtime": EndpointSpec("sagemaker.runtime", "com.amazonaws", "InvokeEndpoint from Studio and from applications inside the VPC", "platform"),
+    "studio": EndpointSpec("studio", "aws.sagemaker", "the Studio web UI and its presigned URLs in VPC-only mode", "studio"),
+    "notebook": EndpointSpec("notebook", "aws.sagemaker", "notebook and JupyterLab app traffic in VPC-only mode", "studio"),
+    "sts": EndpointSpec("sts", "com.amazonaws", "regional STS: the SDK's credential calls hang without internet otherwise", "platform"),
+    "logs": EndpointSpec("logs", "com.amazonaws", "CloudWatch Logs for jobs, endpoints, Studio apps and flow logs", "platform"),
+    "monitoring": EndpointSpec("monitoring", "com.amazonaws", "CloudWatch metrics from jobs and endpoints", "platform"),
+    "ecr_api": EndpointSpec("ecr.api", "com.amazonaws", "ECR authorisation and manifests for SageMaker and custom images", "platform"),
+    "ecr_dkr": EndpointSpec("ecr.dkr", "com.amazonaws", "ECR image layer pulls (layers themselves come through the S3 gateway)", "platform"),
+    "kms": EndpointSpec("kms", "com.amazonaws", "client-side KMS calls from your own code (S3, EBS and EFS encryption is called by those services, not from the VPC)", None),
+    "featurestore_runtime": EndpointSpec("sagemaker.featurestore-runtime", "com.amazonaws", "Feature Store PutRecord/GetRecord: ingestion uses it even for offline-only groups", "feature_store"),
+    "sagemaker_metrics": EndpointSpec("sagemaker.metrics", "com.amazonaws", "SageMaker Experiments metrics (BatchPutMetrics); the kit tracks with MLflow instead", None),
+    "experiments": EndpointSpec("experiments", "aws.sagemaker", "the MLflow App or tracking server's API and UI from Studio and jobs", "experiments"),
+    "glue": EndpointSpec("glue", "com.amazonaws", "the Glue catalog behind the Feature Store offline store", None),
+    "athena": EndpointSpec("athena", "com.amazonaws", "querying the offline store from notebooks", None),
+    "ssm": EndpointSpec("ssm", "com.amazonaws", "reading the platform's SSM parameters from inside the VPC", None),
+    "servicecatalog": EndpointSpec("servicecatalog", "com.amazonaws", "SageMaker Projects (only if you use them besides the kit's projects)", None),
 }
 
 EndpointName = Literal[
@@ -68,10 +81,42 @@ EndpointName = Literal[
     "glue", "athena", "ssm", "servicecatalog",
 ]
 
-DEFAULT_ENDPOINTS: tuple[EndpointName, ...] = (
-    "sagemaker_api", "sagemaker_runtime", "studio", "notebook", "sts", "logs", "monitoring",
-    "ecr_api", "ecr_dkr", "kms", "featurestore_runtime", "sagemaker_metrics", "experiments",
-)
+
+def endpoints_for(features: set[str], *, add: Sequence[str] = (), remove: Sequence[str] = ()) -> list[str]:
+    """The interface endpoints the enabled ``features`` need, plus ``add``, minus ``remove``, in table order."""
+    wanted = {name for name, spec in INTERFACE_ENDPOINTS.items() if spec.needed_by in features} | set(add)
+    return [name for name in INTERFACE_ENDPOINTS if name in wanted and name not in remove]
+
+
+class EndpointChanges(Section):
+    """Interface endpoints on top of (``add``) or taken from (``remove``) those the enabled features need."""
+
+    add: list[EndpointName] = Field(default_factory=list)
+    remove: list[EndpointName] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _not_a_list(cls, data: Any) -> Any:
+        if isinstance(data, list):
+            raise ValueError(
+                "the endpoints now follow the enabled features; write {add: [...], remove: [...]} to change them"
+            )
+        return data
+
+    @field_validator("add", "remove")
+    @classmethod
+    def _unique(cls, value: list[str]) -> list[str]:
+        seen = [name for index, name in enumerate(value) if name in value[:index]]
+        if seen:
+            raise ValueError(f"'{seen[0]}' is listed twice; list each endpoint once")
+        return value
+
+    @model_validator(mode="after")
+    def _disjoint(self) -> Self:
+        both = [name for name in self.add if name in self.remove]
+        if both:
+            raise FieldProblem(("remove",), f"'{both[0]}' is both added and removed; keep it in one list")
+        return self
 
 
 class FlowLogsConfig(Section):
@@ -85,7 +130,14 @@ class NetworkConfig(Section):
     cidr: str = "10.40.0.0/16"
     az_count: int = Field(default=2, ge=1, le=6)
     internet: Literal["none", "egress"] = "none"
-    interface_endpoints: list[EndpointName] = Field(default_factory=lambda: list(DEFAULT_ENDPOINTS))
+    interface_endpoints: EndpointChanges = Field(default_factory=EndpointChanges)
+    endpoint_az_count: int | None = Field(
+        default=None,
+        ge=1,
+        le=6,
+        description="Place interface endpoints in only the first N AZs (default: every AZ). Cheaper per AZ-hour; "
+        "the other AZs reach them across zones (cross-AZ data charges) and lose them if those AZs fail.",
+    )
     flow_logs: FlowLogsConfig = Field(default_factory=FlowLogsConfig)
     availability_zones: list[str] | None = Field(
         default=None,
@@ -107,6 +159,10 @@ class NetworkConfig(Section):
 
     @model_validator(mode="after")
     def _zone_count(self) -> Self:
+        if self.endpoint_az_count is not None and self.endpoint_az_count > self.az_count:
+            raise FieldProblem(
+                ("endpoint_az_count",), f"got {self.endpoint_az_count}: at most az_count ({self.az_count})"
+            )
         if self.availability_zones is not None and len(self.availability_zones) != self.az_count:
             raise FieldProblem(
                 ("availability_zones",), f"lists {len(self.availability_zones)} zones but az_count is {self.az_count}"
@@ -124,14 +180,6 @@ class NetworkConfig(Section):
             raise ValueError("the VPC CIDR must be a private range (10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16)")
         if not 16 <= network.prefixlen <= 22:
             raise ValueError("the prefix length must be from /16 to /22 so every AZ gets room for SageMaker's ENIs")
-        return value
-
-    @field_validator("interface_endpoints")
-    @classmethod
-    def _unique(cls, value: list[str]) -> list[str]:
-        seen = [name for index, name in enumerate(value) if name in value[:index]]
-        if seen:
-            raise ValueError(f"'{seen[0]}' is listed twice; list each endpoint once")
         return value
 
 

@@ -7,10 +7,16 @@ from typing import Any, Self
 from pydantic import Field, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
-from mlops_kit.config.backbone import AuditConfig, EnvironmentConfig, NetworkConfig, PersonasConfig
+from mlops_kit.config.backbone import (
+    AuditConfig,
+    EnvironmentConfig,
+    NetworkConfig,
+    PersonasConfig,
+    endpoints_for,
+)
 from mlops_kit.config.common import KitName, Section, TagKey, TagValue
 from mlops_kit.config.delivery import DeliveryConfig
-from mlops_kit.config.project import ProjectConfig
+from mlops_kit.config.project import BudgetConfig, ProjectConfig
 from mlops_kit.config.shared import SharedAssetsConfig
 from mlops_kit.config.validation import FieldProblem
 
@@ -27,9 +33,24 @@ class KitConfig(Section):
     audit: AuditConfig = Field(default_factory=AuditConfig)
     shared_assets: SharedAssetsConfig = Field(default_factory=SharedAssetsConfig)
     delivery: DeliveryConfig = Field(default_factory=DeliveryConfig)
+    budget: BudgetConfig = Field(
+        default_factory=BudgetConfig,
+        description="The platform's own monthly budget: spend tagged kit:tier 1 or 2 (Backbone, SharedAssets), not the projects'.",
+    )
     tags: dict[TagKey, TagValue] = Field(default_factory=dict, description="Tags added to every resource (at most 40).")
     # Filled from projects/<name>.yaml by load_config, never from kit.yaml itself.
     projects: SkipJsonSchema[tuple[ProjectConfig, ...]] = Field(default=(), exclude=True)
+
+    def enabled_features(self) -> set[str]:
+        """The features whose interface endpoints the VPC needs (``INTERFACE_ENDPOINTS[...].needed_by``)."""
+        shared = self.shared_assets
+        flags = {"studio": shared.studio.enabled, "feature_store": shared.feature_store.enabled, "experiments": shared.experiments.enabled}
+        return {"platform", *(name for name, on in flags.items() if on)}
+
+    def interface_endpoint_names(self) -> list[str]:
+        """The interface endpoints the Backbone creates: what the enabled features need, plus add, minus remove."""
+        changes = self.network.interface_endpoints
+        return endpoints_for(self.enabled_features(), add=changes.add, remove=changes.remove)
 
     @model_validator(mode="before")
     @classmethod

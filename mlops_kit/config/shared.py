@@ -254,14 +254,38 @@ class ModelRegistryConfig(Section):
 
 
 class ExperimentsConfig(Section):
-    """A managed MLflow tracking server, artifacts in the kit's artifacts bucket."""
+    """Experiment tracking: a serverless MLflow App (default), a tracking server, or none.
 
-    mlflow: bool = True
-    size: Literal["Small", "Medium", "Large"] = "Small"
-    mlflow_version: str | None = Field(default=None, pattern=r"^\d+(\.\d+)+$", description="Default: the version SageMaker offers by default.")
+    An MLflow App has no idle compute charge (storage and requests bill); a tracking server
+    bills every hour it exists, from Small upwards. Artifacts live in the kit's artifacts
+    bucket under ``mlflow/`` in every mode, so switching modes keeps them.
+    """
+
+    mode: Literal["app", "server", "off"] = Field(
+        default="app", description="app: serverless MLflow App; server: an always-on tracking server (sized); off: none."
+    )
+    size: Literal["Small", "Medium", "Large"] | None = Field(default=None, description="Tracking server size (mode: server only); default Small.")
+    mlflow_version: str | None = Field(
+        default=None, pattern=r"^\d+(\.\d+)+$", description="Tracking server MLflow version (mode: server only); default: SageMaker's."
+    )
     weekly_maintenance_window: str | None = Field(
         default=None, pattern=r"^(Mon|Tue|Wed|Thu|Fri|Sat|Sun):([01]\d|2[0-3]):([0-5]\d)$", description="e.g. Sun:03:00 (UTC)"
     )
+
+    @model_validator(mode="after")
+    def _server_only(self) -> Self:
+        for name in ("size", "mlflow_version"):
+            if getattr(self, name) is not None and self.mode != "server":
+                raise FieldProblem(
+                    (name,), f"applies to mode: server only (got mode: {self.mode}); remove {name} or set mode: server"
+                )
+        if self.weekly_maintenance_window is not None and self.mode == "off":
+            raise FieldProblem(("weekly_maintenance_window",), "applies to mode: app or server only (got mode: off); remove it")
+        return self
+
+    @property
+    def enabled(self) -> bool:
+        return self.mode != "off"
 
 
 class SharedDataConfig(Section):

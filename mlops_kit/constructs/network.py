@@ -26,6 +26,14 @@ class Network(Construct):
     traffic only (pip installs from notebooks, public model hubs). ``availability_zones``
     names the zones when the region is known (no AZ lookup is made at synth); without it,
     the stack's zones are used (``Fn::GetAZs`` for environment-agnostic stacks).
+
+    ``endpoint_az_count`` places the interface endpoints in the first N zones only. An interface
+    endpoint has one network interface per chosen subnet and is billed per AZ-hour
+    (https://aws.amazon.com/privatelink/pricing/); with private DNS its name resolves in the whole
+    VPC, so workloads in the other zones reach it across zones
+    (https://docs.aws.amazon.com/vpc/latest/privatelink/create-interface-endpoint.html). The trade:
+    fewer AZ-hours against cross-AZ data charges and losing AWS APIs in those zones when the
+    endpoints' zone fails.
     """
 
     def __init__(
@@ -40,6 +48,7 @@ class Network(Construct):
         logs_key: kms.IKey,
         flow_logs_retention: logs.RetentionDays | None,
         availability_zones: Sequence[str] | None = None,
+        endpoint_az_count: int | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         if internet not in ("none", "egress"):
@@ -51,6 +60,8 @@ class Network(Construct):
             raise PropsError(
                 "Network", "interface_endpoints", f"unknown {unknown}; allowed: {', '.join(sorted(INTERFACE_ENDPOINTS))}"
             )
+        if endpoint_az_count is not None and not 1 <= endpoint_az_count <= az_count:
+            raise PropsError("Network", "endpoint_az_count", f"got {endpoint_az_count}; allowed: 1 to az_count ({az_count})")
         egress = internet == "egress"
         private_type = ec2.SubnetType.PRIVATE_WITH_EGRESS if egress else ec2.SubnetType.PRIVATE_ISOLATED
         subnets = [ec2.SubnetConfiguration(name="Private", subnet_type=private_type, cidr_mask=20)]
@@ -131,6 +142,10 @@ class Network(Construct):
             ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "HTTPS to AWS services (endpoints, S3 gateway; internet only in egress mode)"
         )
 
+        endpoint_subnets = self.subnet_selection
+        if endpoint_az_count is not None:
+            private = self.vpc.select_subnets(subnet_type=private_type).subnets
+            endpoint_subnets = ec2.SubnetSelection(subnets=private[:endpoint_az_count])
         self.interface_endpoints: dict[str, ec2.InterfaceVpcEndpoint] = {}
         for name in interface_endpoints:
             spec = INTERFACE_ENDPOINTS[name]
@@ -140,7 +155,7 @@ class Network(Construct):
                 service=ec2.InterfaceVpcEndpointAwsService(spec.service, spec.prefix),
                 private_dns_enabled=True,
                 security_groups=[self.endpoint_security_group],
-                subnets=self.subnet_selection,
+                subnets=endpoint_subnets,
                 open=False,
             )
 

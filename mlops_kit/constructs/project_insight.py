@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from aws_cdk import Duration
 from aws_cdk import aws_budgets as budgets
@@ -12,6 +12,9 @@ from constructs import Construct
 from mlops_kit.errors import PropsError
 
 PROJECT_TAG = "kit:project"
+# Tiers 1 and 2 carry kit:tier 1 and 2; the Studio domain keeps the value it was created with.
+TIER_TAG = "kit:tier"
+PLATFORM_TIERS = ("1", "2", "shared-assets")
 
 
 class ProjectDashboard(Construct):
@@ -84,11 +87,14 @@ class ProjectDashboard(Construct):
         self.dashboard = cloudwatch.Dashboard(self, "Resource", dashboard_name=dashboard_name, widgets=[widgets])
 
 
-class ProjectBudget(Construct):
-    """A monthly cost budget filtered on the project's cost-allocation tag.
+class MonthlyBudget(Construct):
+    """A monthly AWS cost budget on cost-allocation tag values, with e-mail alerts.
 
-    Activate ``kit:project`` as a cost-allocation tag once per payer account, or the
-    budget sees no spend.
+    ``tag_values`` maps a tag key to the values whose spend counts (any of them). Activate those
+    keys as cost-allocation tags once per payer account, or the budget sees no spend. Alerts go
+    to ``alert_emails`` when actual or forecast spend passes ``alert_at_percent``. The first two
+    budgets of an account are free, each further one $0.02 a day
+    (https://docs.aws.amazon.com/cost-management/latest/userguide/budgets-managing-costs.html).
     """
 
     def __init__(
@@ -96,15 +102,15 @@ class ProjectBudget(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        project_name: str,
         budget_name: str,
         monthly_limit_usd: float,
         alert_emails: Sequence[str],
         alert_at_percent: int,
+        tag_values: Mapping[str, Sequence[str]],
     ) -> None:
         super().__init__(scope, construct_id)
         if monthly_limit_usd <= 0:
-            raise PropsError("ProjectBudget", "monthly_limit_usd", f"got {monthly_limit_usd}; must be more than 0")
+            raise PropsError(type(self).__name__, "monthly_limit_usd", f"got {monthly_limit_usd}; must be more than 0")
         notifications = []
         if alert_emails:
             subscribers = [budgets.CfnBudget.SubscriberProperty(subscription_type="EMAIL", address=a) for a in alert_emails]
@@ -128,7 +134,32 @@ class ProjectBudget(Construct):
                 budget_type="COST",
                 time_unit="MONTHLY",
                 budget_limit=budgets.CfnBudget.SpendProperty(amount=monthly_limit_usd, unit="USD"),
-                cost_filters={"TagKeyValue": [f"user:{PROJECT_TAG}${project_name}"]},
+                cost_filters={"TagKeyValue": [f"user:{key}${value}" for key, values in tag_values.items() for value in values]},
             ),
             notifications_with_subscribers=notifications or None,
+        )
+
+
+class ProjectBudget(MonthlyBudget):
+    """A monthly cost budget filtered on the project's cost-allocation tag."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        project_name: str,
+        budget_name: str,
+        monthly_limit_usd: float,
+        alert_emails: Sequence[str],
+        alert_at_percent: int,
+    ) -> None:
+        super().__init__(
+            scope,
+            construct_id,
+            budget_name=budget_name,
+            monthly_limit_usd=monthly_limit_usd,
+            alert_emails=alert_emails,
+            alert_at_percent=alert_at_percent,
+            tag_values={PROJECT_TAG: [project_name]},
         )

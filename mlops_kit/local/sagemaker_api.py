@@ -20,7 +20,7 @@ AWS::SageMaker::{DataQuality,ModelQuality,      Create...JobDefinition / Describ
   ModelBias,ModelExplainability}JobDefinition
 ==============================================  ==========================================
 
-Types moto has no API for (``UserProfile``, ``Space``, ``App``, ``MlflowTrackingServer``,
+Types moto has no API for (``UserProfile``, ``Space``, ``App``, ``MlflowTrackingServer``, ``MlflowApp``,
 ``Image``, ``ImageVersion``, ``AppImageConfig``, ``MonitoringSchedule``, ``Project``,
 ``StudioLifecycleConfig``, ``InferenceComponent``, ...) are reported *unchecked* with that
 reason. So that resources referring to them still deploy, their ``Ref``/``Fn::GetAtt`` values are
@@ -351,6 +351,8 @@ PREDICTED: dict[str, Predictor] = {
     "AWS::SageMaker::MlflowTrackingServer": _named(
         "mlflow-tracking-server", "TrackingServerName", "TrackingServerArn", ref_is_arn=False
     ),
+    # An MLflow App's ARN ends in a generated id in AWS; the embedded one uses its name.
+    "AWS::SageMaker::MlflowApp": _named("mlflow-app", "Name", "Arn", ref_is_arn=True),
     "AWS::SageMaker::Image": _named("image", "ImageName", "ImageArn", ref_is_arn=True),
     "AWS::SageMaker::ImageVersion": _named(
         "image-version", "BaseImage", "ImageVersionArn", ref_is_arn=True, Version="1"

@@ -11,6 +11,7 @@ from mlops_kit.constructs.audit import Audit
 from mlops_kit.constructs.encryption import PlatformKeys
 from mlops_kit.constructs.identity import PermissionBoundary, PersonaRoles, SageMakerExecutionRole
 from mlops_kit.constructs.network import Network
+from mlops_kit.constructs.project_insight import PLATFORM_TIERS, TIER_TAG, MonthlyBudget
 from mlops_kit.constructs.retention import retention
 from mlops_kit.stacks import parameters
 from mlops_kit.stages import in_training_environment
@@ -39,7 +40,8 @@ class BackboneStack(Stack):
             cidr=config.network.cidr,
             az_count=config.network.az_count,
             internet=config.network.internet,
-            interface_endpoints=config.network.interface_endpoints,
+            interface_endpoints=config.interface_endpoint_names(),
+            endpoint_az_count=config.network.endpoint_az_count,
             logs_key=self.keys.logs_key,
             flow_logs_retention=retention(flow_logs.retention_days) if flow_logs.enabled else None,
             availability_zones=self._zones(config),
@@ -65,6 +67,17 @@ class BackboneStack(Stack):
             self.keys.allow_accounts_decrypt(
                 self.keys.data_key, serving, "ServingAccountsDecryptModelArtifacts", via_service=f"s3.{self.region}.amazonaws.com"
             )
+
+        budget = config.budget
+        self.budget = MonthlyBudget(
+            self,
+            "PlatformBudget",
+            budget_name=f"{prefix}-platform",
+            monthly_limit_usd=budget.monthly_limit_usd,
+            alert_emails=budget.alert_emails,
+            alert_at_percent=budget.alert_at_percent,
+            tag_values={TIER_TAG: PLATFORM_TIERS},
+        )
 
         values = {
             "vpc-id": self.network.vpc.vpc_id,

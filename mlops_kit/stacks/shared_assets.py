@@ -25,6 +25,9 @@ from mlops_kit.nag import suppress
 from mlops_kit.stacks import parameters
 from mlops_kit.stacks.backbone import BackboneStack
 
+# The personas whose work includes experiment tracking (identity.py's "mlflow" grant, too).
+MLFLOW_PERSONAS = ("data_scientist", "ml_engineer", "mlops_engineer")
+
 
 class SharedAssetsStack(Stack):
     """Studio, Feature Store, Model Registry, experiment tracking and shared buckets.
@@ -95,19 +98,11 @@ class SharedAssetsStack(Stack):
                 sharing_bucket=self.shared_data.artifacts_bucket if studio_config.notebook_sharing else None,
                 tags={"kit:tier": "shared-assets"},
             )
-            persona_roles: dict[str, iam.IRole] = {}
             for profile in studio_config.user_profiles:
-                if profile.persona not in persona_roles:
-                    persona_roles[profile.persona] = iam.Role.from_role_arn(
-                        self,
-                        f"PersonaRole{profile.persona.title().replace('_', '')}",
-                        backbone.personas.roles[profile.persona].role_arn,
-                        mutable=True,
-                    )
                 self.studio.add_user_profile(
                     profile.name,
                     persona=profile.persona,
-                    persona_role=persona_roles[profile.persona],
+                    persona_role=self._persona_role(backbone, profile.persona),
                     instance_types=profile.instance_types,
                 )
             values["studio-domain-id"] = self.studio.domain_id
@@ -145,20 +140,30 @@ class SharedAssetsStack(Stack):
         values["model-registry-event-bus-arn"] = self.model_registry.event_bus.event_bus_arn
 
         self.experiments: ExperimentTracking | None = None
-        if shared.experiments.mlflow:
+        experiments = shared.experiments
+        if experiments.enabled:
             self.experiments = ExperimentTracking(
                 self,
                 "Experiments",
                 prefix=prefix,
+                mode=experiments.mode,
                 artifact_bucket=self.shared_data.artifacts_bucket,
                 encryption_key=data_key,
-                size=shared.experiments.size,
-                mlflow_version=shared.experiments.mlflow_version,
-                weekly_maintenance_window=shared.experiments.weekly_maintenance_window,
+                size=experiments.size,
+                mlflow_version=experiments.mlflow_version,
+                weekly_maintenance_window=experiments.weekly_maintenance_window,
                 permissions_boundary=boundary,
             )
-            values["mlflow-tracking-server-arn"] = self.experiments.tracking_server_arn
-            values["mlflow-tracking-server-name"] = self.experiments.tracking_server_name
+            # Jobs log runs with the execution role; the personas that track experiments open
+            # the UI from Studio. Exact-ARN grants: an MLflow App's ARN carries an id, not a name.
+            self.experiments.grant_access(execution_role)
+            for persona in MLFLOW_PERSONAS:
+                self.experiments.grant_access(self._persona_role(backbone, persona))
+            values["mlflow-arn"] = self.experiments.arn
+            values["mlflow-mode"] = experiments.mode
+            if experiments.mode == "server":
+                values["mlflow-tracking-server-arn"] = self.experiments.arn
+                values["mlflow-tracking-server-name"] = self.experiments.tracking_server_name
 
         self._suppress_execution_role_findings(execution_role)
         for bucket in self._kit_buckets():
@@ -168,6 +173,14 @@ class SharedAssetsStack(Stack):
                 "The Backbone's log bucket allows S3 log delivery from every bucket named <prefix>-*",
             )
         self.parameters = parameters.publish(self, prefix, values)
+
+    def _persona_role(self, backbone: BackboneStack, persona: str) -> iam.IRole:
+        """A local, mutable view of a Backbone persona role: grants on it land in this stack."""
+        construct_id = f"PersonaRole{persona.title().replace('_', '')}"
+        found = self.node.try_find_child(construct_id)
+        if found is not None:
+            return found  # type: ignore[return-value]
+        return iam.Role.from_role_arn(self, construct_id, backbone.personas.roles[persona].role_arn, mutable=True)
 
     def _kit_buckets(self) -> list[s3.Bucket]:
         buckets = [self.shared_data.datasets_bucket, self.shared_data.artifacts_bucket]

@@ -19,7 +19,9 @@ KIT = [sys.executable, "-m", "mlops_kit"]
 
 
 def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*KIT, *args], cwd=cwd, capture_output=True, text=True, timeout=600, check=False)
+    # PYTHONPATH: the checkout under test, not whichever copy of the package the venv points at.
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run([*KIT, *args], cwd=cwd, capture_output=True, text=True, timeout=600, check=False, env=env)
 
 
 @pytest.fixture
@@ -100,7 +102,7 @@ def test_new_project_then_cdk_synth_is_nag_and_lint_clean(workdir: Path) -> None
     listed = run("projects", cwd=workdir)
     assert "churn" in listed.stdout and "tabular-training" in listed.stdout
 
-    env = {**os.environ, "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"}
+    env = {**os.environ, "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20", "PYTHONPATH": str(ROOT)}
     synth = subprocess.run(
         [str(workdir / "node_modules" / ".bin" / "cdk"), "synth", "Project-churn", "--quiet"],
         cwd=workdir, capture_output=True, text=True, timeout=600, env=env, check=False,
@@ -191,3 +193,28 @@ def test_fails_if_deploy_stack_matches_nothing(tmp_path: Path) -> None:
     result = run("deploy", "--local", "--assembly", str(assembly), "--stack", "NoSuchStack*", cwd=tmp_path)
     assert_plain_error(result, "--stack: no stack matches NoSuchStack*; the assembly has: Backbone")
     assert "embedded AWS" not in result.stdout
+
+
+def test_cost_prints_the_estimate_per_stack_and_in_total(default_app: object, tmp_path: Path) -> None:
+    import aws_cdk as cdk
+
+    from mlops_kit.costs import estimate
+
+    assert isinstance(default_app, cdk.App)
+    assembly = Path(default_app.outdir)
+    result = run("cost", "--assembly", str(assembly), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    expected = estimate(assembly)
+    assert result.stdout.strip() == expected.render()
+    assert f"{expected.idle_total:.2f}" in next(line for line in result.stdout.splitlines() if "TOTAL idle" in line)
+    brief = run("cost", "--assembly", str(assembly), "--brief", cwd=tmp_path)
+    assert brief.stdout.strip() == expected.brief()
+    # synth and check end with the same total (both summarise through _report).
+    checked = run("check", "--assembly", str(assembly), cwd=tmp_path)
+    assert checked.stdout.strip().splitlines()[-1] == expected.brief() + " (`mlops-kit cost` itemises it)", checked.stdout[-2000:]
+
+
+def test_fails_if_cost_has_no_assembly_and_writes_nothing(tmp_path: Path) -> None:
+    result = run("cost", "--assembly", str(tmp_path / "nope"), cwd=tmp_path)
+    assert_plain_error(result, "manifest.json not found", "run `mlops-kit synth` first")
+    assert tree(tmp_path) == []

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from mlops_kit.config import ConfigError, KitConfig, load_config
-from mlops_kit.config.backbone import DEFAULT_ENDPOINTS, INTERFACE_ENDPOINTS
+from mlops_kit.config.backbone import INTERFACE_ENDPOINTS
 from tests.conftest import ROOT, config_from_yaml
 
 
@@ -22,7 +22,7 @@ def test_shipped_default_is_valid_and_private(default_config: KitConfig) -> None
     assert default_config.environment.is_agnostic
     assert default_config.network.internet == "none"
     assert default_config.network.az_count == 2
-    assert set(default_config.network.interface_endpoints) == set(DEFAULT_ENDPOINTS)
+    assert default_config.network.interface_endpoints.add == default_config.network.interface_endpoints.remove == []
 
 
 def test_empty_file_gives_all_defaults() -> None:
@@ -31,9 +31,9 @@ def test_empty_file_gives_all_defaults() -> None:
     assert config.audit.cloudtrail_data_events is False
 
 
-def test_every_default_endpoint_is_documented() -> None:
-    for name in DEFAULT_ENDPOINTS:
-        assert INTERFACE_ENDPOINTS[name].reason
+def test_every_endpoint_is_documented() -> None:
+    for spec in INTERFACE_ENDPOINTS.values():
+        assert spec.reason
 
 
 def test_fails_if_file_is_missing(tmp_path: Path) -> None:
@@ -52,7 +52,7 @@ def test_fails_if_key_is_unknown_and_lists_the_allowed_keys() -> None:
     error = error_for("network:\n  cidrr: 10.0.0.0/16\n")
     assert str(error) == (
         "kit.yaml:2: network.cidrr: unknown key 'cidrr'; allowed keys: cidr, az_count, internet, "
-        "interface_endpoints, flow_logs, availability_zones"
+        "interface_endpoints, endpoint_az_count, flow_logs, availability_zones"
     )
 
 
@@ -130,14 +130,31 @@ def test_fails_if_account_is_not_twelve_digits() -> None:
 
 
 def test_fails_if_endpoint_is_unknown() -> None:
-    error = error_for("network:\n  interface_endpoints: [sts, s3express]\n")
-    assert error.field == "network.interface_endpoints[1]"
+    error = error_for("network:\n  interface_endpoints:\n    add: [sts, s3express]\n")
+    assert error.field == "network.interface_endpoints.add[1]"
     assert "'sagemaker_api'" in str(error)
 
 
 def test_fails_if_endpoint_is_listed_twice() -> None:
-    error = error_for("network:\n  interface_endpoints: [sts, sts]\n")
+    error = error_for("network:\n  interface_endpoints:\n    remove: [sts, sts]\n")
     assert "listed twice" in str(error)
+
+
+def test_fails_if_endpoints_are_given_as_the_old_full_list() -> None:
+    error = error_for("network:\n  interface_endpoints: [sts, logs]\n")
+    assert error.field == "network.interface_endpoints"
+    assert "{add: [...], remove: [...]}" in str(error)
+
+
+def test_fails_if_an_endpoint_is_added_and_removed() -> None:
+    error = error_for("network:\n  interface_endpoints:\n    add: [kms]\n    remove: [kms]\n")
+    assert error.field == "network.interface_endpoints.remove"
+
+
+def test_fails_if_endpoints_span_more_zones_than_the_vpc() -> None:
+    error = error_for("network:\n  az_count: 1\n  endpoint_az_count: 2\n")
+    assert error.field == "network.endpoint_az_count"
+    assert "at most az_count (1)" in str(error)
 
 
 def test_fails_if_key_appears_twice() -> None:

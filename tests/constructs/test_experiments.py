@@ -17,7 +17,9 @@ from tests.constructs._tier2 import Base, base_stack
 def built() -> tuple[Base, ExperimentTracking, Template]:
     base = base_stack(nag=False)
     bucket = s3.Bucket(base.stack, "Artifacts", encryption=s3.BucketEncryption.KMS, encryption_key=base.key, enforce_ssl=True)
-    tracking = ExperimentTracking(base.stack, "Experiments", prefix="kit", artifact_bucket=bucket, encryption_key=base.key, size="Medium")
+    tracking = ExperimentTracking(
+        base.stack, "Experiments", prefix="kit", mode="server", artifact_bucket=bucket, encryption_key=base.key, size="Medium"
+    )
     tracking.grant_access(base.role)
     return base, tracking, Template.from_stack(base.stack)
 
@@ -69,4 +71,36 @@ def test_fails_if_size_does_not_exist() -> None:
     base = base_stack(nag=False)
     bucket = s3.Bucket(base.stack, "B")
     with pytest.raises(KitError, match="size 'Huge' does not exist; allowed: Small, Medium, Large"):
-        ExperimentTracking(base.stack, "E", prefix="kit", artifact_bucket=bucket, encryption_key=base.key, size="Huge")
+        ExperimentTracking(base.stack, "E", prefix="kit", mode="server", artifact_bucket=bucket, encryption_key=base.key, size="Huge")
+
+
+def test_app_mode_is_a_retained_mlflow_app_on_the_same_prefix_and_role() -> None:
+    base = base_stack(nag=False)
+    bucket = s3.Bucket(base.stack, "Artifacts", encryption=s3.BucketEncryption.KMS, encryption_key=base.key, enforce_ssl=True)
+    tracking = ExperimentTracking(base.stack, "Experiments", prefix="kit", artifact_bucket=bucket, encryption_key=base.key)
+    tracking.grant_access(base.role)
+    template = Template.from_stack(base.stack)
+    template.resource_count_is("AWS::SageMaker::MlflowTrackingServer", 0)
+    template.has_resource("AWS::SageMaker::MlflowApp", {
+        "DeletionPolicy": "Retain",
+        "Properties": Match.object_like({
+            "Name": "kit-mlflow",
+            "ModelRegistrationMode": "AutoModelRegistrationDisabled",
+            "ArtifactStoreUri": {"Fn::Join": ["", ["s3://", {"Ref": Match.string_like_regexp("Artifacts")}, "/mlflow"]]},
+            "RoleArn": {"Fn::GetAtt": [Match.string_like_regexp("ExperimentsRole"), "Arn"]},
+        }),
+    })
+    app_id = next(iter(template.find_resources("AWS::SageMaker::MlflowApp")))
+    template.has_resource_properties("AWS::IAM::Policy", {
+        "PolicyDocument": {"Statement": Match.array_with([Match.object_like({
+            "Action": ["sagemaker-mlflow:*", "sagemaker:CreatePresignedMlflowAppUrl", "sagemaker:DescribeMlflowApp"],
+            "Resource": {"Fn::GetAtt": [app_id, "Arn"]},
+        })])},
+    })
+
+
+def test_fails_if_an_app_is_given_a_size() -> None:
+    base = base_stack(nag=False)
+    bucket = s3.Bucket(base.stack, "Artifacts")
+    with pytest.raises(KitError, match="apply to a tracking server only"):
+        ExperimentTracking(base.stack, "Experiments", prefix="kit", artifact_bucket=bucket, encryption_key=base.key, size="Small")

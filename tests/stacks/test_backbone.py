@@ -8,7 +8,7 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk.assertions import Match, Template
 
-from mlops_kit.config.backbone import DEFAULT_ENDPOINTS
+from mlops_kit.config import KitConfig
 from tests.conftest import nag_problems
 
 
@@ -26,10 +26,10 @@ def test_backbone_is_nag_clean(backbone: cdk.Stack) -> None:
     assert nag_problems(backbone) == []
 
 
-def test_no_internet_path_by_default(template: Template) -> None:
+def test_no_internet_path_by_default(template: Template, default_config: KitConfig) -> None:
     template.resource_count_is("AWS::EC2::InternetGateway", 0)
     template.resource_count_is("AWS::EC2::NatGateway", 0)
-    template.resource_count_is("AWS::EC2::VPCEndpoint", len(DEFAULT_ENDPOINTS) + 1)
+    template.resource_count_is("AWS::EC2::VPCEndpoint", len(default_config.interface_endpoint_names()) + 1)
 
 
 def test_keys_and_buckets_are_retained(template: Template) -> None:

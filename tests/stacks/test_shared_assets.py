@@ -50,6 +50,7 @@ shared_assets:
   model_registry:
     reader_accounts: ["444455556666", "777788889999"]
   experiments:
+    mode: server
     size: Medium
 """
 
@@ -119,7 +120,7 @@ def test_tier3_parameters_are_published(template: Template) -> None:
         "datasets-bucket-name", "datasets-bucket-arn", "artifacts-bucket-name", "artifacts-bucket-arn",
         "studio-domain-id", "feature-store-offline-bucket-name", "feature-store-database-name",
         "model-registry-event-bus-name", "model-registry-event-bus-arn",
-        "mlflow-tracking-server-arn", "mlflow-tracking-server-name",
+        "mlflow-arn", "mlflow-mode",
     ):
         template.has_resource_properties("AWS::SSM::Parameter", {"Name": parameters.parameter_name("mlops", key), "Type": "String"})
 
@@ -259,9 +260,37 @@ def test_registry_bus_and_reader_accounts(template: Template, full_app: cdk.App,
     })
 
 
-def test_mlflow_is_on_and_small_by_default(template: Template, full: Template) -> None:
-    template.has_resource_properties("AWS::SageMaker::MlflowTrackingServer", {"TrackingServerName": "mlops-mlflow", "TrackingServerSize": "Small"})
+def test_mlflow_is_a_serverless_app_by_default(template: Template, full: Template) -> None:
+    template.has_resource("AWS::SageMaker::MlflowApp", {"DeletionPolicy": "Retain", "Properties": Match.object_like({"Name": "mlops-mlflow"})})
+    template.resource_count_is("AWS::SageMaker::MlflowTrackingServer", 0)
     full.has_resource_properties("AWS::SageMaker::MlflowTrackingServer", {"TrackingServerSize": "Medium"})
+    full.resource_count_is("AWS::SageMaker::MlflowApp", 0)
+    full.has_resource_properties("AWS::SSM::Parameter", {"Name": "/acme/platform/mlflow-tracking-server-name"})
+
+
+@pytest.mark.parametrize("persona", ["DataScientist", "MlEngineer", "MlopsEngineer"])
+def test_mlflow_personas_get_the_apps_exact_arn(template: Template, persona: str) -> None:
+    app_id = next(iter(template.find_resources("AWS::SageMaker::MlflowApp")))
+    policies = template.find_resources("AWS::IAM::Policy")
+    granted = [
+        statement
+        for policy in policies.values()
+        if persona in json.dumps(policy["Properties"].get("Roles", []))
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        if statement.get("Resource") == {"Fn::GetAtt": [app_id, "Arn"]}
+    ]
+    assert granted and "sagemaker:CreatePresignedMlflowAppUrl" in granted[0]["Action"]
+
+
+def test_switching_modes_keeps_the_artifact_bucket_and_its_logical_id(shared: cdk.Stack, full: Template, template: Template) -> None:
+    def artifacts(tpl: Template) -> tuple[str, dict[str, object]]:
+        found = {k: v for k, v in tpl.find_resources("AWS::S3::Bucket").items() if k.startswith("SharedDataArtifacts")}
+        assert len(found) == 1
+        return next(iter(found.items()))
+
+    (app_id, app_bucket), (server_id, server_bucket) = artifacts(template), artifacts(full)
+    assert app_id == server_id
+    assert app_bucket["DeletionPolicy"] == server_bucket["DeletionPolicy"] == "Retain"
 
 
 def test_kit_buckets_log_to_the_backbone_log_bucket(template: Template, stack_of: Callable[[str], cdk.Stack]) -> None:
@@ -277,13 +306,13 @@ def test_kit_buckets_log_to_the_backbone_log_bucket(template: Template, stack_of
 
 
 def test_nothing_optional_when_switched_off(tmp_path: Path) -> None:
-    config = config_from_yaml("shared_assets:\n  studio: {enabled: false}\n  feature_store: {enabled: false}\n  experiments: {mlflow: false}\n")
+    config = config_from_yaml("shared_assets:\n  studio: {enabled: false}\n  feature_store: {enabled: false}\n  experiments: {mode: 'off'}\n")
     app = cdk.App()
     from mlops_kit.platform import add_platform
 
     platform = add_platform(app, config)
     tpl = Template.from_stack(platform.shared_assets)
-    for kind in ("AWS::SageMaker::Domain", "AWS::SageMaker::FeatureGroup", "AWS::SageMaker::MlflowTrackingServer"):
+    for kind in ("AWS::SageMaker::Domain", "AWS::SageMaker::FeatureGroup", "AWS::SageMaker::MlflowTrackingServer", "AWS::SageMaker::MlflowApp"):
         tpl.resource_count_is(kind, 0)
     tpl.resource_count_is("AWS::Events::EventBus", 1)
 
@@ -293,6 +322,9 @@ def test_nothing_optional_when_switched_off(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("snippet", "field", "message"), [
     ("  studio:\n    user_profiles:\n      - {name: zed, persona: wizard}\n", "shared_assets.studio.user_profiles[0].persona", "unknown persona; allowed: data_scientist"),
     ("  experiments:\n    size: Huge\n", "shared_assets.experiments.size", "'Small', 'Medium' or 'Large'"),
+    ("  experiments:\n    size: Small\n", "shared_assets.experiments.size", "applies to mode: server only (got mode: app)"),
+    ("  experiments:\n    mode: \"off\"\n    size: Large\n", "shared_assets.experiments.size", "applies to mode: server only (got mode: off)"),
+    ("  experiments:\n    mode: app\n    mlflow_version: \"3.0\"\n", "shared_assets.experiments.mlflow_version", "server only"),
     ("  studio:\n    custom_image: {name: nb, tag: latest}\n", "shared_assets.studio.custom_image.tag", "immutable tags"),
 ])
 def test_fails_if_shared_assets_config_is_bad(snippet: str, field: str, message: str) -> None:
