@@ -64,8 +64,8 @@ class KitConfig(Section):
                 raise FieldProblem(
                     ("network", "availability_zones"),
                     f"region {region} needs {self.network.az_count} zone names and the kit knows "
-                    f"{len(known)} for it ({', '.join(region + letter for letter in known) or 'none'}); "
-                    f"list {self.network.az_count} zones of {region}, e.g. [{region}a, {region}b], as your account sees them",
+                    f"{len(known)} ({', '.join(region + letter for letter in known) or 'none'}); list "
+                    f"{self.network.az_count} zones of {region} as your account sees them (aws ec2 describe-availability-zones)",
                 )
         if len(self.tags) > 40:
             raise FieldProblem(("tags",), f"got {len(self.tags)} tags: at most 40, the kit adds its own cost-allocation tags on top")
