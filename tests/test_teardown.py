@@ -193,3 +193,39 @@ def test_a_deletion_that_never_finishes_stops_at_the_timeout() -> None:
     with stub:
         result = run_teardown(TeardownPlan(["SharedAssets"], [step], [], []), poll=0.01, timeout=0.05)
     assert not result.ok and "still there after" in result.failed[0]
+
+
+def test_destroy_command_plans_then_deletes_in_the_embedded_aws(tmp_path: Any) -> None:
+    """The real ``mlops-kit destroy`` process against a moto server: dry run first, then ``--yes``."""
+    import os
+    import subprocess
+    import sys
+
+    from mlops_kit.local import EmbeddedAws
+    from tests.conftest import ROOT
+
+    with EmbeddedAws() as aws:
+        cfn = aws.client("cloudformation")
+        template = {"Resources": {"Data": {"Type": "AWS::S3::Bucket", "DeletionPolicy": "Retain"}}}
+        cfn.create_stack(StackName="mlops-project-credit-risk", TemplateBody=json.dumps(template))
+        sm = aws.client("sagemaker")
+        sm.create_model(ModelName="mlops-credit-risk-r1", ExecutionRoleArn=ROLE, PrimaryContainer={"Image": IMAGE})
+        env = {**os.environ, **aws.env, "PYTHONPATH": str(ROOT)}
+
+        def destroy(*args: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run([sys.executable, "-m", "mlops_kit", "destroy", "Project-credit-risk", *args],
+                                  cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False)
+
+        dry = destroy()
+        assert dry.returncode == 0, dry.stderr
+        assert "1. delete model mlops-credit-risk-r1" in dry.stdout
+        assert "2. delete CloudFormation stack mlops-project-credit-risk (then wait until gone)" in dry.stdout
+        assert "dry run: nothing deleted" in dry.stdout
+        assert [m["ModelName"] for m in sm.list_models()["Models"]] == ["mlops-credit-risk-r1"]
+
+        done = destroy("--yes")
+        assert done.returncode == 0, done.stderr
+        assert "destroy: ok: 2 deleted, 1 retained" in done.stdout
+        assert sm.list_models()["Models"] == []
+        assert all(s["StackStatus"] == "DELETE_COMPLETE" for s in cfn.describe_stacks()["Stacks"])
+        assert len(aws.client("s3").list_buckets()["Buckets"]) == 1  # the retained bucket stays

@@ -74,6 +74,11 @@ def test_three_accounts_synthesizes_without_credentials(three_accounts: Path) ->
         assert subnet_zones(template) == ["eu-west-1a", "eu-west-1b"]
 
 
+def test_committed_context_file_caches_nothing(three_accounts: Path) -> None:
+    """cdk.context.json is committed (CDK's advice); after a synth it still holds no lookup."""
+    assert json.loads((ROOT / "cdk.context.json").read_text()) == {}
+
+
 def test_three_accounts_projects_read_the_platform_only_through_ssm(three_accounts: Path) -> None:
     """In a pipeline stage a dependency only orders the stage's deploy actions; nothing is imported."""
     projects = [a for k, a in manifests(three_accounts).items() if "Project" in k]
