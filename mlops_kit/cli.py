@@ -229,7 +229,7 @@ def deploy(
 
 @app.command()
 def destroy(
-    targets: Annotated[list[str] | None, typer.Argument(help="Project-NAME, SharedAssets and/or Backbone.")] = None,
+    targets: Annotated[list[str] | None, typer.Argument(help="Project-NAME, SharedAssets, DeliveryAccess and/or Backbone.")] = None,
     everything: Annotated[bool, typer.Option("--all", help="Every project, then SharedAssets, then Backbone.")] = False,
     yes: Annotated[bool, typer.Option("--yes", help="Act; without it, only print the plan.")] = False,
     endpoint_url: Annotated[str | None, typer.Option(help="An embedded AWS (default: $AWS_ENDPOINT_URL, else AWS itself).")] = None,
@@ -239,6 +239,7 @@ def destroy(
 ) -> None:
     """Remove a project, SharedAssets or the whole platform in the order AWS requires (dry run unless --yes)."""
     import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
 
     from mlops_kit.teardown import plan_teardown, run_teardown
 
@@ -250,6 +251,8 @@ def destroy(
                              targets=targets or [], everything=everything)
     except KitError as error:
         raise fail(error) from None
+    except (BotoCoreError, ClientError) as error:  # no credentials, no access: one line, not a traceback
+        raise fail(KitError(f"mlops-kit destroy: cannot read the account to plan the teardown: {error}")) from None
     typer.echo(plan.render())
     if not yes:
         typer.echo("dry run: nothing deleted; run again with --yes to delete in this order")

@@ -55,7 +55,9 @@ from mlops_kit.errors import KitError
 Clients = Callable[[str], Any]
 Progress = Callable[[str], None]
 GONE = ("ResourceNotFound", "ValidationException", "ValidationError", "ObjectNotFoundException", "NotFoundException")
-PLATFORM = ("SharedAssets", "Backbone")
+# Reverse dependency order. DeliveryAccess exists only in serving accounts of a delivery; its
+# roles sit under the Backbone's permission boundary, so it goes before the Backbone.
+PLATFORM = ("SharedAssets", "DeliveryAccess", "Backbone")
 
 
 @dataclass
@@ -152,6 +154,8 @@ class Planner:
             return f"{self.prefix}-shared-assets"
         if target == "Backbone":
             return f"{self.prefix}-backbone"
+        if target == "DeliveryAccess":
+            return f"{self.prefix}-delivery-access"
         return f"{self.prefix}-project-{target.removeprefix('Project-')}"
 
     def project_names(self) -> list[str]:
@@ -264,13 +268,15 @@ def plan_teardown(clients: Clients, *, prefix: str, targets: Sequence[str] = (),
     planner = Planner(clients, prefix)
     projects = planner.project_names()
     if everything:
-        chosen = [*(f"Project-{name}" for name in projects), *PLATFORM]
+        chosen = [*(f"Project-{name}" for name in projects), "SharedAssets", "Backbone"]
+        if planner.stack_name("DeliveryAccess") in planner.stacks:
+            chosen.insert(-1, "DeliveryAccess")
     else:
         if not targets:
             raise KitError("mlops-kit destroy: name what to remove (Project-NAME, SharedAssets, Backbone) or give --all")
         unknown = [t for t in targets if t not in PLATFORM and not t.startswith("Project-")]
         if unknown:
-            raise KitError(f"mlops-kit destroy: got {unknown[0]!r}; allowed: Project-NAME, SharedAssets, Backbone or --all")
+            raise KitError(f"mlops-kit destroy: got {unknown[0]!r}; allowed: Project-NAME, SharedAssets, DeliveryAccess, Backbone or --all")
         chosen = sorted(dict.fromkeys(targets), key=lambda t: (t in PLATFORM, PLATFORM.index(t) if t in PLATFORM else 0))
         staying = [name for name in projects if f"Project-{name}" not in chosen]
         if staying and any(t in PLATFORM for t in chosen):

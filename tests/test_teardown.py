@@ -114,14 +114,15 @@ def test_run_removes_one_project_and_keeps_the_other_and_the_retained_bucket(pla
     assert clients("s3").list_buckets()["Buckets"] == bucket
 
 
-def test_all_removes_projects_then_shared_assets_then_backbone(platform: None) -> None:
+def test_all_removes_projects_then_shared_assets_then_delivery_access_then_backbone(platform: None) -> None:
+    retained_bucket_stack("mlops-delivery-access")
     plan = plan_teardown(clients, prefix="mlops", everything=True)
     stacks = [step.name for step in plan.steps if step.kind == "CloudFormation stack"]
-    assert stacks == ["mlops-project-churn", "mlops-project-churn-eu", "mlops-shared-assets", "mlops-backbone"]
+    assert stacks == ["mlops-project-churn", "mlops-project-churn-eu", "mlops-shared-assets", "mlops-delivery-access", "mlops-backbone"]
     result = run_teardown(plan, poll=0, timeout=30)
     assert result.ok, result.failed
     assert names() == {"models": [], "configs": [], "endpoints": [], "targets": [], "stacks": []}
-    assert len(result.retained) == 4  # one retained bucket per stack, each listed with its physical ID
+    assert len(result.retained) == 5  # one retained bucket per stack, each listed with its physical ID
     assert all(item.startswith("AWS::S3::Bucket ") for item in result.retained)
 
 
@@ -130,7 +131,7 @@ def test_all_removes_projects_then_shared_assets_then_backbone(platform: None) -
     [
         (["SharedAssets"], "churn, churn-eu still read the platform"),
         (["Backbone"], "still read the platform"),
-        (["Studio"], "allowed: Project-NAME, SharedAssets, Backbone or --all"),
+        (["Studio"], "allowed: Project-NAME, SharedAssets, DeliveryAccess, Backbone or --all"),
         ([], "name what to remove"),
     ],
 )
