@@ -29,6 +29,10 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 
+# The same synth as the delivery pipeline's Synth step (delivery_pipeline.synth_commands):
+# no context lookups, so it needs no credentials and gives the same templates everywhere.
+SYNTH_ARGS = ("synth", "--quiet", "--no-lookups")
+
 ConfigOption = Annotated[Path, typer.Option("--config", "-c", help="The platform configuration file.")]
 
 
@@ -55,8 +59,13 @@ def fail(error: KitError) -> typer.Exit:
 
 
 def project_root(config: Path) -> Path:
-    """The folder with cdk.json: the CDK CLI runs from there."""
-    return config.resolve().parent
+    """The folder with cdk.json (above the config, else above the working directory): the CDK CLI runs from there."""
+    from mlops_kit.config import kit_root
+
+    root = kit_root(config)
+    if root is None:
+        raise fail(KitError(f"{config}: no cdk.json above it or above {Path.cwd()}; run from the kit's checkout or keep the config inside it"))
+    return root
 
 
 def cdk_command(root: Path) -> list[str]:
@@ -105,7 +114,7 @@ def run_synth(config: Path, output: Path, *, quiet: bool = False) -> float:
     output = output if output.is_absolute() else root / output
     output.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".cdk.out.", dir=output.parent))
-    command = [*cdk_command(root), "synth", "--quiet", "--output", str(staging), "--context", f"config={config.resolve()}"]
+    command = [*cdk_command(root), *SYNTH_ARGS, "--output", str(staging), "--context", f"config={config.resolve()}"]
     started = time.perf_counter()
     result = subprocess.run(
         command, cwd=root, env={**os.environ, "CDK_DISABLE_CLI_TELEMETRY": "true"}, check=False, capture_output=quiet, text=True
@@ -139,9 +148,10 @@ def synth(
     except KitError as error:
         raise fail(error) from None
     elapsed = run_synth(config, output)
-    typer.echo(f"synthesized {output}/ in {elapsed:.1f} s")
+    assembly = output if output.is_absolute() else project_root(config) / output
+    typer.echo(f"synthesized {assembly}/ in {elapsed:.1f} s")
     if checks:
-        _report(project_root(config) / output if not output.is_absolute() else output, use_cache=cache)
+        _report(assembly, use_cache=cache)
 
 
 def _report(assembly: Path, *, use_cache: bool = True) -> None:
@@ -393,6 +403,44 @@ def run_pipeline_command(
             f"{run.model_package_arn} --model-approval-status Approved`"
         )
     if not run.ok:
+        raise typer.Exit(1)
+
+
+@app.command()
+def destroy(
+    targets: Annotated[list[str] | None, typer.Argument(help="Project-NAME, SharedAssets, DeliveryAccess and/or Backbone.")] = None,
+    everything: Annotated[bool, typer.Option("--all", help="Every project, then SharedAssets, then Backbone.")] = False,
+    yes: Annotated[bool, typer.Option("--yes", help="Act; without it, only print the plan.")] = False,
+    endpoint_url: Annotated[str | None, typer.Option(help="An embedded AWS (default: $AWS_ENDPOINT_URL, else AWS itself).")] = None,
+    region: Annotated[str | None, typer.Option(help="Region (default: the environment's, e.g. $AWS_REGION).")] = None,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait on each deletion (Studio apps can take ~20 minutes).")] = 1800.0,
+    config: ConfigOption = DEFAULT_CONFIG,
+) -> None:
+    """Remove a project, SharedAssets or the whole platform in the order AWS requires (dry run unless --yes)."""
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from mlops_kit.teardown import plan_teardown, run_teardown
+
+    try:
+        kit = load_config(config)
+        session = boto3.session.Session(region_name=region)
+        url = endpoint_url or os.environ.get("AWS_ENDPOINT_URL")
+        plan = plan_teardown(lambda service: session.client(service, endpoint_url=url), prefix=kit.prefix,
+                             targets=targets or [], everything=everything)
+    except KitError as error:
+        raise fail(error) from None
+    except (BotoCoreError, ClientError) as error:  # no credentials, no access: one line, not a traceback
+        raise fail(KitError(f"mlops-kit destroy: cannot read the account to plan the teardown: {error}")) from None
+    typer.echo(plan.render())
+    if not yes:
+        typer.echo("dry run: nothing deleted; run again with --yes to delete in this order")
+        return
+    result = run_teardown(plan, timeout=timeout, progress=typer.echo)
+    typer.echo(f"destroy: {'ok' if result.ok else 'FAILED'}: {len(result.deleted)} deleted, {len(result.retained)} retained")
+    for failure in result.failed:
+        typer.echo(f"error: {failure}", err=True)
+    if not result.ok:
         raise typer.Exit(1)
 
 

@@ -88,8 +88,11 @@ def add_platform(
             description=f"{prefix} MLOps platform, tier 3: AI project {project.name} ({project.template})",
             termination_protection=termination_protection,
         )
-        # Ordering only: the project reads tier 1 and 2 through SSM parameters, not exports.
-        stack.add_stack_dependency(shared)
+        # No stack dependency on the platform: the project reads tiers 1 and 2 through SSM
+        # parameters only, so `cdk deploy Project-<name>` deploys that one stack and a project
+        # team never redeploys the platform. A missing platform fails that deploy before any
+        # change, naming the parameter: "Unable to fetch parameters [/<prefix>/platform/...]
+        # from parameter store for this account" (CreateChangeSet ValidationError).
         platform.projects[project.name] = stack
     # Tier tags let the platform budget count Backbone and SharedAssets spend apart from projects'.
     tiers: tuple[tuple[cdk.Stack, str], ...] = ((backbone, "1"), (shared, "2"))

@@ -23,6 +23,7 @@ __all__ = [
     "KitConfig",
     "ProjectConfig",
     "json_schema_text",
+    "kit_root",
     "load_config",
     "load_project",
     "projects_dir_of",
@@ -39,9 +40,26 @@ def json_schema_text() -> str:
     return json.dumps(document, indent=2, sort_keys=True) + "\n"
 
 
+def kit_root(config_path: Path) -> Path | None:
+    """The folder holding ``cdk.json`` (the CDK app): above the config file, else above the working directory."""
+    for start in (config_path.resolve().parent, Path.cwd().resolve()):
+        for folder in (start, *start.parents):
+            if (folder / "cdk.json").is_file():
+                return folder
+    return None
+
+
 def projects_dir_of(config_path: Path) -> Path:
-    """Projects live beside kit.yaml, in ``projects/``."""
-    return config_path.parent / PROJECTS_DIR
+    """Projects live beside kit.yaml, in ``projects/``; a config without that folder uses the kit's own.
+
+    So ``-c tests/configs/three-accounts/kit.yaml`` (or any config kept apart from the
+    checkout) still builds the checkout's projects, as the delivery pipeline does.
+    """
+    beside = config_path.parent / PROJECTS_DIR
+    if beside.is_dir():
+        return beside
+    root = kit_root(config_path)
+    return root / PROJECTS_DIR if root is not None else beside
 
 
 def load_project(path: Path, prefix: str, delivery: DeliveryConfig | None = None) -> ProjectConfig:

@@ -119,6 +119,37 @@ class EndpointChanges(Section):
         return self
 
 
+# The zone letters every account sees in each region, so a pinned stack names its zones
+# without CDK's availability-zone context lookup (an AWS call that needs credentials at
+# synth, and a lookup role in the delivery pipeline). AZ *names* map to physical zones per
+# account, but the letters offered are the same for every account in these regions; where
+# they are not (us-west-1 offers a/b or b/c, depending on the account), the region is left
+# out and `network.availability_zones` must name the zones.
+# https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/using-regions-availability-zones.html
+KNOWN_ZONES: dict[str, str] = {
+    "us-east-1": "abcdef", "us-east-2": "abc", "us-west-2": "abcd", "ca-central-1": "abd",
+    "eu-west-1": "abc", "eu-west-2": "abc", "eu-west-3": "abc", "eu-central-1": "abc", "eu-central-2": "abc",
+    "eu-north-1": "abc", "eu-south-1": "abc", "eu-south-2": "abc",
+    "ap-northeast-1": "acd", "ap-northeast-2": "abcd", "ap-northeast-3": "abc", "ap-southeast-1": "abc",
+    "ap-southeast-2": "abc", "ap-south-1": "abc", "sa-east-1": "abc", "me-central-1": "abc", "af-south-1": "abc",
+}
+
+
+def zones_for(region: str, network: NetworkConfig) -> list[str] | None:
+    """The zones a stack pinned to ``region`` uses: the configured ones of that region, else the known ones.
+
+    ``None`` when neither names ``network.az_count`` zones of the region; the config
+    validation (``KitConfig``) reports that case before any stack is built.
+    """
+    configured = [zone for zone in network.availability_zones or () if zone[:-1] == region]
+    if configured:
+        return configured
+    letters = KNOWN_ZONES.get(region, "")
+    if len(letters) < network.az_count:
+        return None
+    return [f"{region}{letter}" for letter in letters[: network.az_count]]
+
+
 class FlowLogsConfig(Section):
     enabled: bool = True
     retention_days: RetentionDays = 365
@@ -141,8 +172,9 @@ class NetworkConfig(Section):
     flow_logs: FlowLogsConfig = Field(default_factory=FlowLogsConfig)
     availability_zones: list[str] | None = Field(
         default=None,
-        description="AZ names for a pinned region (e.g. [eu-west-1a, eu-west-1b]); default: the region's a, b, c... "
-        "in order. Ignored by environment-agnostic synths, which take the first az_count AZs at deploy time.",
+        description="AZ names for a pinned region (e.g. [eu-west-1a, eu-west-1b]); default: the first az_count of the "
+        "region's zones as the kit knows them (KNOWN_ZONES). Used only by stacks in the zones' region; ignored by "
+        "environment-agnostic synths, which take the first az_count AZs at deploy time.",
     )
 
     @field_validator("availability_zones")

@@ -8,11 +8,13 @@ from pydantic import Field, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
 from mlops_kit.config.backbone import (
+    KNOWN_ZONES,
     AuditConfig,
     EnvironmentConfig,
     NetworkConfig,
     PersonasConfig,
     endpoints_for,
+    zones_for,
 )
 from mlops_kit.config.common import KitName, Section, TagKey, TagValue
 from mlops_kit.config.delivery import DeliveryConfig
@@ -72,6 +74,21 @@ class KitConfig(Section):
                 f"got {self.network.az_count}: more than {MAX_AGNOSTIC_AZS} availability zones needs "
                 "environment.account and environment.region (an environment-agnostic stack sees only two)",
             )
+        for region in self.pinned_regions():
+            if zones_for(region, self.network) is None:
+                known = KNOWN_ZONES.get(region, "")
+                raise FieldProblem(
+                    ("network", "availability_zones"),
+                    f"region {region} needs {self.network.az_count} zone names and the kit knows "
+                    f"{len(known)} ({', '.join(region + letter for letter in known) or 'none'}); list "
+                    f"{self.network.az_count} zones of {region} as your account sees them (aws ec2 describe-availability-zones)",
+                )
         if len(self.tags) > 40:
             raise FieldProblem(("tags",), f"got {len(self.tags)} tags: at most 40, the kit adds its own cost-allocation tags on top")
         return self
+
+    def pinned_regions(self) -> list[str]:
+        """The regions the platform's stacks are pinned to (none for an environment-agnostic synth)."""
+        if self.delivery.enabled:
+            return sorted({environment.region for environment in self.delivery.environments})
+        return [self.environment.region] if self.environment.region else []

@@ -39,8 +39,13 @@ BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
 
 
 def synth_commands(config_file: str) -> list[str]:
-    """`make test`, then `cdk synth` of the same config file the pipeline deploys."""
-    return ["make test", f"npx cdk synth --context config={config_file}"]
+    """`make test`, then `cdk synth` of the same config file the pipeline deploys.
+
+    ``--no-lookups`` as in `mlops-kit synth`: the kit makes no context lookups (zones come
+    from config or the kit's table), and the step has no lookup role, so a lookup added
+    later must be cached in the committed cdk.context.json or the synth fails, by name.
+    """
+    return ["make test", f"npx cdk synth --no-lookups --context config={config_file}"]
 
 
 def deploy_role_arn(stack: pipelines.StackDeployment) -> str:

@@ -7,6 +7,7 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from mlops_kit.config import KitConfig
+from mlops_kit.config.backbone import zones_for
 from mlops_kit.constructs.audit import Audit
 from mlops_kit.constructs.encryption import PlatformKeys
 from mlops_kit.constructs.identity import PermissionBoundary, PersonaRoles, SageMakerExecutionRole
@@ -22,6 +23,7 @@ class BackboneStack(Stack):
 
     def __init__(self, scope: Construct, construct_id: str, *, config: KitConfig, **kwargs: object) -> None:
         super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
+        self._known_zones = self._zones(config)
         prefix = config.prefix
         self.keys = PlatformKeys(self, "Keys", prefix=prefix)
         self.boundary = PermissionBoundary(self, "PermissionBoundary", prefix=prefix)
@@ -44,7 +46,7 @@ class BackboneStack(Stack):
             endpoint_az_count=config.network.endpoint_az_count,
             logs_key=self.keys.logs_key,
             flow_logs_retention=retention(flow_logs.retention_days) if flow_logs.enabled else None,
-            availability_zones=self._zones(config),
+            availability_zones=self._known_zones,
         )
         self.personas = PersonaRoles(
             self,
@@ -100,12 +102,21 @@ class BackboneStack(Stack):
         return config.delivery.deployment_accounts() if in_training_environment(self, config.delivery) else []
 
     def _zones(self, config: KitConfig) -> list[str] | None:
-        """Zones for a pinned region, without an AZ lookup (no AWS call at synth)."""
-        if config.network.availability_zones:
-            return config.network.availability_zones
+        """Zones for a pinned region, from config or the kit's table: no AZ lookup, no AWS call at synth."""
         if Token.is_unresolved(self.region):
             return None
-        return [f"{self.region}{letter}" for letter in "abcdef"[: config.network.az_count]]
+        return zones_for(self.region, config.network)
+
+    @property
+    def availability_zones(self) -> list[str]:
+        """The VPC's zones, so ``ec2.Vpc`` never asks for the ``availability-zones`` context.
+
+        CDK's own getter does a context lookup (credentials at synth, a lookup role in the
+        pipeline's Synth step) for any stack with a pinned account and region, even when the
+        VPC is given its zones. Overriding it is the way the CDK documents to avoid that.
+        """
+        zones = self._known_zones
+        return zones if zones is not None else list(super().availability_zones)
 
     @property
     def permission_boundary(self) -> iam.IManagedPolicy:

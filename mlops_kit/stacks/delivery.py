@@ -76,6 +76,12 @@ class PlatformStage(cdk.Stage):
         self.platform: Platform = add_platform(
             self, config, env=env, termination_protection=environment.protected, projects_dir=projects_dir
         )
+        # Ordering only, and only inside a pipeline stage: CDK Pipelines deploys a stage's
+        # independent stacks in parallel, and a project's first deploy needs the platform's SSM
+        # parameters. Nobody runs `cdk deploy` on a stage's stacks; at App level (no delivery)
+        # project stacks have no dependency and deploy alone (platform.add_platform).
+        for project in self.platform.projects.values():
+            project.add_stack_dependency(self.platform.shared_assets)
         self.access: DeliveryAccessStack | None = None
         if environment.account != training_account:
             self.access = DeliveryAccessStack(

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from aws_cdk import Annotations, Aws, Stack
+from aws_cdk import Annotations, Aws, Fn, Stack, Token
+from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from mlops_kit.config import KitConfig
+from mlops_kit.config.backbone import zones_for
 from mlops_kit.constructs.experiments import ExperimentTracking
 from mlops_kit.constructs.feature_store import OFFLINE_PREFIX, FeatureStore
 from mlops_kit.constructs.identity import boundary_name
@@ -32,28 +34,32 @@ MLFLOW_PERSONAS = ("data_scientist", "ml_engineer", "mlops_engineer")
 class SharedAssetsStack(Stack):
     """Studio, Feature Store, Model Registry, experiment tracking and shared buckets.
 
-    Backbone resources are used through imported references (key, roles, access-log
-    bucket, boundary), so every grant and policy made here lands in this stack's template
-    and the Backbone never depends on it. What tier 3 needs is published as SSM parameters
-    under ``/<prefix>/platform/``.
+    Backbone resources are read from the Backbone's SSM parameters (key, roles, VPC, subnets,
+    security group, access-log bucket) and the boundary by its fixed name: no
+    ``Fn::ImportValue``, so no Backbone value is pinned by an export, and every grant made here
+    lands in this stack's template. The stack dependency on the Backbone only orders deploys
+    and teardown. What tier 3 needs is published as SSM parameters under ``/<prefix>/platform/``.
+    The Backbone's own template still receives two statements from here (log delivery on
+    its access-log bucket, decrypt for registry readers); they name no SharedAssets value.
     """
 
     def __init__(
         self, scope: Construct, construct_id: str, *, config: KitConfig, backbone: BackboneStack, **kwargs: object
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
-        self.add_stack_dependency(backbone)
+        self.add_stack_dependency(backbone)  # ordering only: values come through SSM
         prefix = config.prefix
+        self._prefix = prefix
         shared = config.shared_assets
 
-        # Local views of tier 1: grants on them write policies in this stack only.
-        data_key = kms.Key.from_key_arn(self, "DataKey", backbone.keys.data_key.key_arn)
-        access_logs = s3.Bucket.from_bucket_attributes(
-            self, "AccessLogsBucket",
-            bucket_arn=backbone.audit.access_logs_bucket.bucket_arn,
-            bucket_name=backbone.audit.access_logs_bucket.bucket_name,
-        )
-        execution_role = iam.Role.from_role_arn(self, "ExecutionRole", backbone.execution.role.role_arn, mutable=True)
+        def platform(key: str) -> str:
+            return parameters.lookup(self, prefix, key)
+
+        # Local views of tier 1, read from the Backbone's SSM parameters (as tier 3 reads them):
+        # no export pins a Backbone value, and grants on them write policies in this stack only.
+        data_key = kms.Key.from_key_arn(self, "DataKey", platform("data-key-arn"))
+        access_logs = s3.Bucket.from_bucket_name(self, "AccessLogsBucket", platform("access-logs-bucket-name"))
+        execution_role = iam.Role.from_role_arn(self, "ExecutionRole", platform("execution-role-arn"), mutable=True)
         boundary = iam.ManagedPolicy.from_managed_policy_name(self, "PermissionBoundary", boundary_name(prefix))
         self._allow_access_log_delivery(backbone, prefix)
 
@@ -79,15 +85,30 @@ class SharedAssetsStack(Stack):
 
         self.studio: Studio | None = None
         if shared.studio.enabled:
+            count = config.network.az_count
+            zones = (
+                [Fn.select(index, Fn.get_azs()) for index in range(count)]
+                if Token.is_unresolved(self.region)
+                else zones_for(self.region, config.network) or []
+            )
+            subnet_ids = Fn.split(",", platform("private-subnet-ids"), count)
+            subnets = [
+                ec2.Subnet.from_subnet_attributes(
+                    self, f"PrivateSubnet{index + 1}", subnet_id=subnet_ids[index], availability_zone=zones[index]
+                )
+                for index in range(count)
+            ]
             studio_config = shared.studio
             idle = studio_config.idle_shutdown
             self.studio = Studio(
                 self,
                 "Studio",
                 prefix=prefix,
-                vpc=backbone.network.vpc,
-                vpc_subnets=backbone.network.subnet_selection,
-                security_group=backbone.network.workload_security_group,
+                vpc=ec2.Vpc.from_vpc_attributes(self, "Vpc", vpc_id=platform("vpc-id"), availability_zones=zones),
+                vpc_subnets=ec2.SubnetSelection(subnets=subnets),
+                security_group=ec2.SecurityGroup.from_security_group_id(
+                    self, "WorkloadSecurityGroup", platform("workload-security-group-id"), mutable=False
+                ),
                 encryption_key=data_key,
                 execution_role=execution_role,
                 instance_types=studio_config.instance_types,
@@ -102,7 +123,7 @@ class SharedAssetsStack(Stack):
                 self.studio.add_user_profile(
                     profile.name,
                     persona=profile.persona,
-                    persona_role=self._persona_role(backbone, profile.persona),
+                    persona_role=self._persona_role(profile.persona),
                     instance_types=profile.instance_types,
                 )
             values["studio-domain-id"] = self.studio.domain_id
@@ -158,7 +179,7 @@ class SharedAssetsStack(Stack):
             # the UI from Studio. Exact-ARN grants: an MLflow App's ARN carries an id, not a name.
             self.experiments.grant_access(execution_role)
             for persona in MLFLOW_PERSONAS:
-                self.experiments.grant_access(self._persona_role(backbone, persona))
+                self.experiments.grant_access(self._persona_role(persona))
             values["mlflow-arn"] = self.experiments.arn
             values["mlflow-mode"] = experiments.mode
             if experiments.mode == "server":
@@ -174,13 +195,14 @@ class SharedAssetsStack(Stack):
             )
         self.parameters = parameters.publish(self, prefix, values)
 
-    def _persona_role(self, backbone: BackboneStack, persona: str) -> iam.IRole:
-        """A local, mutable view of a Backbone persona role: grants on it land in this stack."""
+    def _persona_role(self, persona: str) -> iam.IRole:
+        """A local, mutable view of a Backbone persona role, read from its SSM parameter: grants land in this stack."""
         construct_id = f"PersonaRole{persona.title().replace('_', '')}"
         found = self.node.try_find_child(construct_id)
         if found is not None:
             return found  # type: ignore[return-value]
-        return iam.Role.from_role_arn(self, construct_id, backbone.personas.roles[persona].role_arn, mutable=True)
+        arn = parameters.lookup(self, self._prefix, f"persona/{persona.replace('_', '-')}-role-arn")
+        return iam.Role.from_role_arn(self, construct_id, arn, mutable=True)
 
     def _kit_buckets(self) -> list[s3.Bucket]:
         buckets = [self.shared_data.datasets_bucket, self.shared_data.artifacts_bucket]

@@ -149,9 +149,9 @@ def test_no_role_has_an_aws_managed_full_access_policy(default_app: cdk.App, ful
 
 
 def _is_kit_key(value: Any, template: dict[str, Any]) -> bool:
-    """A reference to the kit's data key: in the Backbone, imported by SharedAssets, or read from SSM by a project."""
+    """A reference to the kit's data key: in the Backbone, or read from SSM by SharedAssets and projects."""
     text = json.dumps(value)
-    if "KeysDataKey" in text or ("Fn::ImportValue" in text and "DataKey" in text):
+    if "KeysDataKey" in text:
         return True
     if isinstance(value, dict) and "Ref" in value:
         parameter = template.get("Parameters", {}).get(value["Ref"], {})
@@ -190,17 +190,30 @@ def test_every_bucket_domain_feature_group_and_key_is_encrypted_with_a_kit_key_a
 
 # --- Studio ------------------------------------------------------------------------------------
 
+def ssm_ref(template: Template, key: str) -> dict[str, str]:
+    """``{"Ref": <the CloudFormation parameter that reads /mlops/platform/<key> from SSM>}``."""
+    found = [name for name, spec in template.to_json()["Parameters"].items() if spec.get("Default") == f"/mlops/platform/{key}"]
+    assert len(found) == 1, key
+    return {"Ref": found[0]}
+
+
 def test_domain_runs_in_the_backbone_private_subnets(template: Template) -> None:
+    subnets = ssm_ref(template, "private-subnet-ids")
     template.has_resource_properties("AWS::SageMaker::Domain", {
         "AppNetworkAccessType": "VpcOnly",
         "AuthMode": "IAM",
-        "VpcId": {"Fn::ImportValue": Match.string_like_regexp("NetworkVpc")},
-        "SubnetIds": Match.array_with([{"Fn::ImportValue": Match.string_like_regexp("PrivateSubnet")}]),
+        "VpcId": ssm_ref(template, "vpc-id"),
+        "SubnetIds": [{"Fn::Select": [0, {"Fn::Split": [",", subnets]}]}, {"Fn::Select": [1, {"Fn::Split": [",", subnets]}]}],
         "DefaultUserSettings": Match.object_like({
-            "ExecutionRole": {"Fn::ImportValue": Match.string_like_regexp("SageMakerExecution")},
-            "SecurityGroups": [{"Fn::ImportValue": Match.string_like_regexp("WorkloadSecurityGroup")}],
+            "ExecutionRole": ssm_ref(template, "execution-role-arn"),
+            "SecurityGroups": [ssm_ref(template, "workload-security-group-id")],
         }),
     })
+
+
+def test_shared_assets_reads_the_backbone_through_ssm_only(template: Template) -> None:
+    """No export pins a Backbone value: the Backbone can change its VPC or key without a deadly embrace."""
+    assert "Fn::ImportValue" not in json.dumps(template.to_json())
 
 
 def test_domain_and_profiles_keep_only_their_creation_tags(template: Template) -> None:
@@ -297,7 +310,7 @@ def test_kit_buckets_log_to_the_backbone_log_bucket(template: Template, stack_of
     buckets = template.find_resources("AWS::S3::Bucket")
     assert len(buckets) == 3
     for bucket in buckets.values():
-        assert "Fn::ImportValue" in json.dumps(bucket["Properties"]["LoggingConfiguration"]["DestinationBucketName"])
+        assert bucket["Properties"]["LoggingConfiguration"]["DestinationBucketName"] == ssm_ref(template, "access-logs-bucket-name")
     Template.from_stack(stack_of("Backbone")).has_resource_properties("AWS::S3::BucketPolicy", {
         "PolicyDocument": {"Statement": Match.array_with([Match.object_like({
             "Sid": "S3ServerAccessLogsFromKitBuckets", "Principal": {"Service": "logging.s3.amazonaws.com"},
