@@ -274,5 +274,5 @@ def test_fails_if_account_is_unquoted_and_says_to_quote_it() -> None:
 def test_allowed_top_level_keys_leave_out_the_loader_filled_projects() -> None:
     error = error_for("prefixx: team\n")
     assert str(error).endswith(
-        "allowed keys: prefix, environment, network, personas, audit, shared_assets, delivery, tags"
+        "allowed keys: prefix, environment, network, personas, audit, shared_assets, delivery, budget, tags"
     )

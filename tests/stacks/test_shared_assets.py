@@ -288,7 +288,8 @@ def test_mlflow_personas_get_the_apps_exact_arn(template: Template, persona: str
     granted = [
         statement
         for policy in policies.values()
-        if persona in json.dumps(policy["Properties"].get("Roles", []))
+        # the persona role is read from its SSM parameter (/<prefix>/platform/persona/<persona>-role-arn)
+        if persona.lower() in json.dumps(policy["Properties"].get("Roles", [])).lower()
         for statement in policy["Properties"]["PolicyDocument"]["Statement"]
         if statement.get("Resource") == {"Fn::GetAtt": [app_id, "Arn"]}
     ]
