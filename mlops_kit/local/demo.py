@@ -238,6 +238,8 @@ class _Flow:
         return self._finish(facts)
 
     def _finish(self, facts: dict[str, Any]) -> DemoReport:
+        with self.step("remove the deploy flow's endpoints, configs, models, targets, schedules") as say:
+            say(demo_flow.remove_flow_resources(self.client, facts["stack"]))
         with self.step(f"destroy {facts['stack']}") as say:
             destroyed = destroy_stack(self.aws, facts["stack"], progress=self.progress)
             self.report.destroy = destroyed

@@ -200,6 +200,29 @@ def duplicate_event(clients: Clients, facts: dict[str, Any]) -> str:
     return "a second delivery of v2's approval event ended in AlreadyDeploying; no endpoint touched"
 
 
+def remove_flow_resources(clients: Clients, stack: str) -> str:
+    """What ``mlops-kit destroy Project-NAME`` removes before the stack: the flow's runtime resources.
+
+    Endpoints, endpoint configs, models, scalable targets and monitoring schedules are created by
+    the deploy flow, not by CloudFormation, so deleting the stack alone would leave them billing.
+    """
+    from collections import Counter
+
+    from mlops_kit.teardown import Planner, TeardownPlan, run_teardown
+
+    prefix, _, project = stack.partition("-project-")
+    planner = Planner(clients, prefix)
+    steps = planner.project_steps(project)
+    result = run_teardown(TeardownPlan([f"Project-{project}"], steps, [], planner.notes), timeout=60, poll=0.5)
+    if not result.ok:
+        raise CheckFailed("; ".join(result.failed))
+    left = Planner(clients, prefix).project_steps(project)
+    if left:
+        raise CheckFailed(f"{len(left)} flow resource(s) still there: {', '.join(f'{s.kind} {s.name}' for s in left)}")
+    kinds = Counter(step.kind for step in steps)
+    return f"{len(steps)} deleted ({', '.join(f'{count} {kind}' for kind, count in sorted(kinds.items()))}), 0 left behind"
+
+
 def feature_parquet(group: dict[str, Any], now: datetime, rows: int = 20) -> tuple[bytes, int]:
     """``rows`` records that fit the group's feature definitions, as the offline store's Parquet."""
     import pandas as pd

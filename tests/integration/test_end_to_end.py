@@ -88,7 +88,22 @@ def run(platform_assembly: Path, tmp_path_factory: pytest.TempPathFactory) -> Ru
             if project_bucket
             else []
         )
-        after = {"active": active, "approved": approved, "project_bucket": project_bucket, "keys": keys}
+        # The deploy flow's runtime resources live outside CloudFormation: nothing of them may stay.
+        flow_left = [
+            *(e["EndpointName"] for e in sm.list_endpoints(NameContains=GROUP)["Endpoints"]),
+            *(c["EndpointConfigName"] for c in sm.list_endpoint_configs(NameContains=GROUP)["EndpointConfigs"]),
+            *(m["ModelName"] for m in sm.list_models(NameContains=GROUP)["Models"]),
+            *(
+                t["ResourceId"]
+                for t in aws.client("application-autoscaling").describe_scalable_targets(ServiceNamespace="sagemaker")[
+                    "ScalableTargets"
+                ]
+                if GROUP in t["ResourceId"]
+            ),
+        ]
+        after = {
+            "active": active, "approved": approved, "project_bucket": project_bucket, "keys": keys, "flow_left": flow_left
+        }
     seconds["total"] = time.monotonic() - started
     print("\n".join(lines))
     print(render_table(result.stacks))
@@ -144,7 +159,7 @@ def test_the_three_columns_are_sensible(run: Run) -> None:
 def test_end_to_end_flow_passes(run: Run) -> None:
     assert run.demo_ok, "\n".join(run.lines)
     steps = [line for line in run.lines if re.match(r"demo +\d+ ", line)]
-    assert len(steps) == 19
+    assert len(steps) == 20
     assert not any(" ✗ " in line for line in steps), steps
     for expected in (
         "run the pipeline: train, evaluate, register v1",
@@ -155,11 +170,18 @@ def test_end_to_end_flow_passes(run: Run) -> None:
         "v1: send the token back (SendTaskSuccess)",
         "v2 took the update path",
         "a duplicate approval event deploys nothing",
+        "remove the deploy flow's endpoints, configs, models, targets, schedules",
         f"destroy {PROJECT_STACK}",
         "retained data is still there",
     ):
         assert any(f"✓ {expected}" in line for line in steps), expected
     assert any(line.startswith("VERDICT: ok") and "accuracy" in line for line in run.lines)
+
+
+def test_teardown_leaves_none_of_the_flows_resources(run: Run) -> None:
+    assert run.after["flow_left"] == []
+    removed = next(line for line in run.lines if "remove the deploy flow's endpoints" in line)
+    assert "0 left behind" in removed and "endpoint" in removed
 
 
 def test_retained_data_outlives_the_project_stack(run: Run) -> None:
