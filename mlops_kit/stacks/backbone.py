@@ -43,6 +43,9 @@ class BackboneStack(Stack):
             logs_key=self.keys.logs_key,
             flow_logs_retention=retention(flow_logs.retention_days) if flow_logs.enabled else None,
             availability_zones=self._zones(config),
+            # The endpoint policies admit the platform's accounts: the delivery environments
+            # (serving accounts load models from training's buckets) and registry readers.
+            platform_accounts=sorted({*config.delivery.accounts(), *config.shared_assets.model_registry.reader_accounts}),
         )
         self.personas = PersonaRoles(
             self,

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from aws_cdk import CfnOutput, Fn, Stack, Tags
+from aws_cdk import ArnFormat, CfnOutput, Fn, Stack, Tags
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -23,7 +23,7 @@ from constructs import Construct
 
 from mlops_kit.config import KitConfig, ProjectConfig
 from mlops_kit.config.delivery import DeliveryEnvironment
-from mlops_kit.constructs.identity import SageMakerExecutionRole, boundary_name
+from mlops_kit.constructs.identity import SageMakerExecutionRole, boundary_name, persona_role_name
 from mlops_kit.constructs.model_deployment import ModelDeployment, ProductionSettings, StagingSettings
 from mlops_kit.constructs.model_registry import ModelPackageGroup, approval_event_pattern
 from mlops_kit.constructs.project_build import (
@@ -140,11 +140,13 @@ class ProjectStack(Stack):
         self.execution_role.add_to_principal_policy(
             iam.PolicyStatement(
                 sid="RunOwnPipelineJobs",
+                # No Stop*: SageMaker names every project's pipeline jobs pipelines-*, so a
+                # name-scoped stop would reach other projects' jobs (issue 16). A run is
+                # stopped with StopPipelineExecution on the project's own pipeline.
                 actions=[
                     "sagemaker:CreateProcessingJob", "sagemaker:CreateTrainingJob", "sagemaker:CreateTransformJob",
                     "sagemaker:CreateModel", "sagemaker:DescribeProcessingJob", "sagemaker:DescribeTrainingJob",
-                    "sagemaker:DescribeTransformJob", "sagemaker:StopProcessingJob", "sagemaker:StopTrainingJob",
-                    "sagemaker:StopTransformJob", "sagemaker:AddTags",
+                    "sagemaker:DescribeTransformJob", "sagemaker:AddTags",
                 ],
                 resources=[
                     self.format_arn(service="sagemaker", resource=kind, resource_name="pipelines-*")
@@ -269,6 +271,7 @@ class ProjectStack(Stack):
                 log_retention=retention(config.audit.log_retention_days),
                 stages=placement.stages,
                 package_account=placement.package_account,
+                notify_emails=project.notify_emails,
             )
             endpoints = self.deployment.endpoint_names
             if placement.package_account is not None and placement.package_account != self.account:
@@ -280,13 +283,8 @@ class ProjectStack(Stack):
                     resources=[self.format_arn(service="sagemaker", resource="endpoint", resource_name=name) for name in endpoints],
                 )
             )
-            self.team_role.add_to_principal_policy(
-                iam.PolicyStatement(
-                    sid="ApproveProductionDeployments",
-                    actions=["states:SendTaskSuccess", "states:SendTaskFailure", "states:DescribeExecution"],
-                    resources=[self.deployment.state_machine.state_machine_arn],
-                )
-            )
+            if self.deployment.approval_topic is not None:
+                self._grant_production_approval(config.prefix, project, self.deployment)
 
         # -- insight: dashboard and budget -----------------------------------------------------
         self.dashboard = ProjectDashboard(
@@ -305,7 +303,7 @@ class ProjectStack(Stack):
             project_name=project.name,
             budget_name=self.base_name,
             monthly_limit_usd=project.budget.monthly_limit_usd,
-            alert_emails=project.budget.alert_emails,
+            alert_emails=sorted({*project.budget.alert_emails, *project.notify_emails}),
             alert_at_percent=project.budget.alert_at_percent,
         )
 
@@ -322,6 +320,52 @@ class ProjectStack(Stack):
         if self.build is not None:
             CfnOutput(self, "BuildPipelineName", value=self.build.pipeline.pipeline_name)
         self._suppress(project)
+
+    def approver_roles(self, prefix: str, project: ProjectConfig) -> list[iam.IRole]:
+        """The roles named by the project's ``approvers``: its team role, persona roles, role ARNs."""
+        roles: list[iam.IRole] = []
+        for index, approver in enumerate(project.approvers):
+            if approver == "team":
+                roles.append(self.team_role)
+            elif approver.startswith("arn:"):
+                roles.append(iam.Role.from_role_arn(self, f"Approver{index}", approver, mutable=True))
+            else:
+                roles.append(iam.Role.from_role_name(self, f"Approver{pascal_case(approver.replace('_', '-'))}", persona_role_name(prefix, approver)))
+        return roles
+
+    def _grant_production_approval(self, prefix: str, project: ProjectConfig, deployment: ModelDeployment) -> None:
+        """Approvers answer the flow's task token and may subscribe to its approval topic.
+
+        ``states:SendTaskSuccess``/``SendTaskFailure`` support no resource-level permissions
+        (https://docs.aws.amazon.com/service-authorization/latest/reference/list_awsstepfunctions.html):
+        a statement scoped to the state machine never matches, so the grant is on ``*`` and
+        the principal is what is scoped; the task token, sent only to this project's topic,
+        is the secret. ``approvers`` never holds ml_engineer (config), who registers models.
+        """
+        assert deployment.approval_topic is not None
+        machine = deployment.state_machine
+        executions = self.format_arn(
+            service="states", resource="execution", resource_name=f"{machine.state_machine_name}:*",
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
+        policy = iam.Policy(
+            self,
+            "ApproveProductionDeployments",
+            statements=[
+                iam.PolicyStatement(sid="AnswerTaskToken", actions=["states:SendTaskSuccess", "states:SendTaskFailure"], resources=["*"]),
+                iam.PolicyStatement(sid="FollowDeployments", actions=["states:DescribeExecution"], resources=[executions]),
+                iam.PolicyStatement(sid="HearApprovalRequests", actions=["sns:Subscribe"], resources=[deployment.approval_topic.topic_arn]),
+            ],
+        )
+        for role in self.approver_roles(prefix, project):
+            role.attach_inline_policy(policy)
+        suppress(
+            policy,
+            "AwsSolutions-IAM5",
+            "states:SendTaskSuccess/SendTaskFailure support no resource-level permissions (the task token is the secret, "
+            "the approvers are the scope); DescribeExecution on this state machine's own executions",
+            applies_to=["Resource::*", f"Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:<{self.get_logical_id(machine.node.default_child)}.Name>:*"],  # type: ignore[arg-type]
+        )
 
     def _forward_approvals(self, environments: Sequence[DeliveryEnvironment]) -> None:
         """Approved packages go to the later environments' default event buses, and they may read the models."""
