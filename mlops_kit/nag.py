@@ -14,10 +14,18 @@ def apply_checks(scope: IConstruct) -> None:
     Aspects.of(scope).add(cdk_nag.AwsSolutionsChecks(reports=True, verbose=True))
 
 
-def suppress(construct: IConstruct, rule: str, reason: str, *, applies_to: Sequence[str] = (), children: bool = False) -> None:
+def suppress(
+    construct: IConstruct,
+    rule: str,
+    reason: str,
+    *,
+    applies_to: Sequence[str | cdk_nag.RegexAppliesTo] = (),
+    children: bool = False,
+) -> None:
     """Suppress one rule on one construct, with the reason written out.
 
-    ``applies_to`` narrows IAM wildcard findings to the exact wildcard that is justified;
+    ``applies_to`` narrows IAM wildcard findings to the exact wildcard that is justified
+    (a ``RegexAppliesTo`` only where a finding names a generated logical ID);
     ``children`` is for L2 constructs whose finding sits on a generated child (a role's
     default policy, say).
     """

@@ -60,7 +60,12 @@ class BackboneStack(Stack):
         # The data key's policy names its users: the execution role, and Studio's grants.
         self.keys.allow_key_use(self.keys.data_key, self.execution.role, "SageMakerExecutionRole", create_grants=True)
         for persona in ("data_scientist", "ml_engineer", "mlops_engineer"):
-            self.keys.allow_key_use(self.keys.data_key, self.personas.roles[persona], f"Persona{persona.title().replace('_', '')}")
+            self.keys.allow_key_use(
+                self.keys.data_key, self.personas.roles[persona], f"Persona{persona.title().replace('_', '')}",
+                via_services=("s3", "sagemaker"),
+            )
+        # The projects' rollback alarms notify through topics encrypted with the data key.
+        self.keys.allow_alarm_notifications(self.keys.data_key)
         serving = self._serving_accounts(config)
         if serving:
             # Endpoints in the staging and production accounts load approved models that

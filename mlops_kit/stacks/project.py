@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+import cdk_nag
 from aws_cdk import ArnFormat, CfnOutput, Fn, Stack, Tags
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
@@ -486,10 +487,38 @@ class ProjectStack(Stack):
         )
 
     def _suppress(self, project: ProjectConfig) -> None:
-        reason = (
-            f"Scoped to project {project.name}: its own bucket's objects, KMS data-key variants on the kit key, "
-            "SageMaker jobs the pipeline names pipelines-*, its own model packages, job logs under /aws/sagemaker/, "
-            "and ECR/metrics/ENI calls that AWS authorises only on '*'"
+        """The roles' IAM5 findings, each named: CDK's bucket/key grant variants and the project's own ARNs."""
+        arn = "arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:"
+        bucket_id = self.get_logical_id(self.bucket.node.default_child)  # type: ignore[arg-type]
+        grant_variants = [f"Action::{a}" for a in ("s3:Abort*", "s3:DeleteObject*", "s3:GetBucket*", "s3:GetObject*", "s3:List*")]
+        kms_variants = ["Action::kms:GenerateDataKey*", "Action::kms:ReEncrypt*"]
+        own_packages = f"Resource::{arn}model-package/{self.base_name}/*"
+        suppress(
+            self.execution_role,
+            "AwsSolutions-IAM5",
+            f"Scoped to project {project.name}: CDK's read/write grant variants on its own bucket's objects and the "
+            "platform datasets' curated/ prefix, CDK's asset bucket objects (step code), its own model packages, and the "
+            "jobs and models SageMaker Pipelines names pipelines-* (no Stop*: names are shared by every project)",
+            applies_to=[
+                *grant_variants, *kms_variants, f"Resource::<{bucket_id}.Arn>/*", own_packages,
+                "Resource::arn:<AWS::Partition>:s3:::cdk-hnb659fds-assets-<AWS::AccountId>-<AWS::Region>/*",
+                *(f"Resource::{arn}{kind}/pipelines-*" for kind in ("model", "processing-job", "training-job", "transform-job")),
+                # the datasets bucket's ARN comes from an SSM parameter with a generated logical ID
+                cdk_nag.RegexAppliesTo(regex=r"/^Resource::<SsmParameterValue[A-Za-z0-9]+Parameter>\/curated\/\*$/"),
+                # serving environments read model artifacts of the training account (s3:ResourceAccount, kms:ViaService)
+                f"Resource::arn:<AWS::Partition>:s3:::*/{MODEL_ARTIFACTS}",
+                cdk_nag.RegexAppliesTo(regex=r"/^Resource::arn:<AWS::Partition>:kms:[a-z0-9-]+:\d{12}:key\/\*$/"),
+            ],
+            children=True,
         )
-        suppress(self.execution_role, "AwsSolutions-IAM5", reason, children=True)
-        suppress(self.team_role, "AwsSolutions-IAM5", reason, children=True)
+        suppress(
+            self.team_role,
+            "AwsSolutions-IAM5",
+            f"Scoped to project {project.name}: CDK's read/write grant variants on its own bucket's objects and the kit "
+            "data key, its own model packages, and its own pipeline's executions",
+            applies_to=[
+                *grant_variants, *kms_variants, f"Resource::<{bucket_id}.Arn>/*", own_packages,
+                f"Resource::{arn}pipeline/{self.base_name}/*",
+            ],
+            children=True,
+        )
