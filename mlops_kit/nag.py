@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import cdk_nag
@@ -36,3 +37,17 @@ def suppress(
         [cdk_nag.NagPackSuppression(id=rule, reason=reason, applies_to=list(applies_to) or None)],
         apply_to_children=children,
     )
+
+
+def nag_arn(service: str, resource: str) -> cdk_nag.RegexAppliesTo:
+    """The IAM5 finding ``Resource::arn:<partition>:<service>:<region>:<account>:<resource>``.
+
+    A pattern, because cdk-nag prints ``<AWS::Region>`` for an environment-agnostic stack
+    and the literal region and account for a pinned one.
+    """
+    escaped = re.escape(resource).replace("/", "\\/")
+    return cdk_nag.RegexAppliesTo(regex=f"/^Resource::arn:{_SEGMENT}:{service}:{_SEGMENT}:{_SEGMENT}?:{escaped}$/")
+
+
+# One ARN segment as cdk-nag prints it: a pseudo parameter (which holds colons) or a literal.
+_SEGMENT = "(?:<AWS::[A-Za-z]+>|[^:<>]+)"

@@ -34,7 +34,6 @@ from mlops_kit.config.backbone import INTERFACE_ENDPOINTS
 from mlops_kit.errors import PropsError
 from mlops_kit.nag import suppress
 
-
 # The construct ID aws-cdk-lib gives the singleton Lambda of AwsCustomResource.
 AWS_CUSTOM_RESOURCE_PROVIDER = "AWS679f53fac002430cb0da5b7982bd2287"
 

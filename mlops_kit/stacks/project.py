@@ -13,7 +13,7 @@ from functools import cache
 from pathlib import Path
 
 import cdk_nag
-from aws_cdk import ArnFormat, CfnOutput, Fn, Stack, Tags
+from aws_cdk import CfnOutput, Fn, Stack, Tags
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -24,7 +24,8 @@ from constructs import Construct
 
 from mlops_kit.config import KitConfig, ProjectConfig
 from mlops_kit.config.delivery import DeliveryEnvironment
-from mlops_kit.constructs.identity import SageMakerExecutionRole, boundary_name, persona_role_name
+from mlops_kit.constructs.approvers import ProductionApprovers, approver_roles
+from mlops_kit.constructs.identity import SageMakerExecutionRole, boundary_name
 from mlops_kit.constructs.model_deployment import ModelDeployment, ProductionSettings, StagingSettings
 from mlops_kit.constructs.model_registry import ModelPackageGroup, approval_event_pattern
 from mlops_kit.constructs.project_build import (
@@ -40,7 +41,7 @@ from mlops_kit.constructs.regional import regional_value
 from mlops_kit.constructs.retention import retention
 from mlops_kit.constructs.sagemaker_pipeline import SageMakerPipeline
 from mlops_kit.constructs.storage import SecureBucket
-from mlops_kit.nag import suppress
+from mlops_kit.nag import nag_arn, suppress
 from mlops_kit.pipelines.context import (
     CODE_PREFIX,
     PipelineContext,
@@ -285,7 +286,13 @@ class ProjectStack(Stack):
                 )
             )
             if self.deployment.approval_topic is not None:
-                self._grant_production_approval(config.prefix, project, self.deployment)
+                ProductionApprovers(
+                    self,
+                    "ProductionApprovers",
+                    approvers=approver_roles(self, config.prefix, project.approvers, team_role=self.team_role),
+                    state_machine=self.deployment.state_machine,
+                    approval_topic=self.deployment.approval_topic,
+                )
 
         # -- insight: dashboard and budget -----------------------------------------------------
         self.dashboard = ProjectDashboard(
@@ -321,52 +328,6 @@ class ProjectStack(Stack):
         if self.build is not None:
             CfnOutput(self, "BuildPipelineName", value=self.build.pipeline.pipeline_name)
         self._suppress(project)
-
-    def approver_roles(self, prefix: str, project: ProjectConfig) -> list[iam.IRole]:
-        """The roles named by the project's ``approvers``: its team role, persona roles, role ARNs."""
-        roles: list[iam.IRole] = []
-        for index, approver in enumerate(project.approvers):
-            if approver == "team":
-                roles.append(self.team_role)
-            elif approver.startswith("arn:"):
-                roles.append(iam.Role.from_role_arn(self, f"Approver{index}", approver, mutable=True))
-            else:
-                roles.append(iam.Role.from_role_name(self, f"Approver{pascal_case(approver.replace('_', '-'))}", persona_role_name(prefix, approver)))
-        return roles
-
-    def _grant_production_approval(self, prefix: str, project: ProjectConfig, deployment: ModelDeployment) -> None:
-        """Approvers answer the flow's task token and may subscribe to its approval topic.
-
-        ``states:SendTaskSuccess``/``SendTaskFailure`` support no resource-level permissions
-        (https://docs.aws.amazon.com/service-authorization/latest/reference/list_awsstepfunctions.html):
-        a statement scoped to the state machine never matches, so the grant is on ``*`` and
-        the principal is what is scoped; the task token, sent only to this project's topic,
-        is the secret. ``approvers`` never holds ml_engineer (config), who registers models.
-        """
-        assert deployment.approval_topic is not None
-        machine = deployment.state_machine
-        executions = self.format_arn(
-            service="states", resource="execution", resource_name=f"{machine.state_machine_name}:*",
-            arn_format=ArnFormat.COLON_RESOURCE_NAME,
-        )
-        policy = iam.Policy(
-            self,
-            "ApproveProductionDeployments",
-            statements=[
-                iam.PolicyStatement(sid="AnswerTaskToken", actions=["states:SendTaskSuccess", "states:SendTaskFailure"], resources=["*"]),
-                iam.PolicyStatement(sid="FollowDeployments", actions=["states:DescribeExecution"], resources=[executions]),
-                iam.PolicyStatement(sid="HearApprovalRequests", actions=["sns:Subscribe"], resources=[deployment.approval_topic.topic_arn]),
-            ],
-        )
-        for role in self.approver_roles(prefix, project):
-            role.attach_inline_policy(policy)
-        suppress(
-            policy,
-            "AwsSolutions-IAM5",
-            "states:SendTaskSuccess/SendTaskFailure support no resource-level permissions (the task token is the secret, "
-            "the approvers are the scope); DescribeExecution on this state machine's own executions",
-            applies_to=["Resource::*", f"Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:<{self.get_logical_id(machine.node.default_child)}.Name>:*"],  # type: ignore[arg-type]
-        )
 
     def _forward_approvals(self, environments: Sequence[DeliveryEnvironment]) -> None:
         """Approved packages go to the later environments' default event buses, and they may read the models."""
@@ -487,12 +448,15 @@ class ProjectStack(Stack):
         )
 
     def _suppress(self, project: ProjectConfig) -> None:
-        """The roles' IAM5 findings, each named: CDK's bucket/key grant variants and the project's own ARNs."""
-        arn = "arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:"
+        """The roles' IAM5 findings, each named: CDK's bucket/key grant variants and the project's own ARNs.
+
+        ARNs are matched as patterns because cdk-nag prints ``<AWS::Region>`` for an
+        environment-agnostic stack and the literal region and account for a pinned one.
+        """
         bucket_id = self.get_logical_id(self.bucket.node.default_child)  # type: ignore[arg-type]
         grant_variants = [f"Action::{a}" for a in ("s3:Abort*", "s3:DeleteObject*", "s3:GetBucket*", "s3:GetObject*", "s3:List*")]
         kms_variants = ["Action::kms:GenerateDataKey*", "Action::kms:ReEncrypt*"]
-        own_packages = f"Resource::{arn}model-package/{self.base_name}/*"
+        own: list[str | cdk_nag.RegexAppliesTo] = [f"Resource::<{bucket_id}.Arn>/*", nag_arn("sagemaker", f"model-package/{self.base_name}/*")]
         suppress(
             self.execution_role,
             "AwsSolutions-IAM5",
@@ -500,14 +464,14 @@ class ProjectStack(Stack):
             "platform datasets' curated/ prefix, CDK's asset bucket objects (step code), its own model packages, and the "
             "jobs and models SageMaker Pipelines names pipelines-* (no Stop*: names are shared by every project)",
             applies_to=[
-                *grant_variants, *kms_variants, f"Resource::<{bucket_id}.Arn>/*", own_packages,
-                "Resource::arn:<AWS::Partition>:s3:::cdk-hnb659fds-assets-<AWS::AccountId>-<AWS::Region>/*",
-                *(f"Resource::{arn}{kind}/pipelines-*" for kind in ("model", "processing-job", "training-job", "transform-job")),
+                *grant_variants, *kms_variants, *own,
+                cdk_nag.RegexAppliesTo(regex=r"/^Resource::arn:(?:<AWS::Partition>|[^:<>]+):s3:::cdk-hnb659fds-assets-[^/]+\/\*$/"),
+                *(nag_arn("sagemaker", f"{kind}/pipelines-*") for kind in ("model", "processing-job", "training-job", "transform-job")),
                 # the datasets bucket's ARN comes from an SSM parameter with a generated logical ID
                 cdk_nag.RegexAppliesTo(regex=r"/^Resource::<SsmParameterValue[A-Za-z0-9]+Parameter>\/curated\/\*$/"),
                 # serving environments read model artifacts of the training account (s3:ResourceAccount, kms:ViaService)
-                f"Resource::arn:<AWS::Partition>:s3:::*/{MODEL_ARTIFACTS}",
-                cdk_nag.RegexAppliesTo(regex=r"/^Resource::arn:<AWS::Partition>:kms:[a-z0-9-]+:\d{12}:key\/\*$/"),
+                cdk_nag.RegexAppliesTo(regex=r"/^Resource::arn:(?:<AWS::Partition>|[^:<>]+):s3:::\*\/pipeline\/\*\/models\/\*$/"),
+                nag_arn("kms", "key/*"),
             ],
             children=True,
         )
@@ -516,9 +480,6 @@ class ProjectStack(Stack):
             "AwsSolutions-IAM5",
             f"Scoped to project {project.name}: CDK's read/write grant variants on its own bucket's objects and the kit "
             "data key, its own model packages, and its own pipeline's executions",
-            applies_to=[
-                *grant_variants, *kms_variants, f"Resource::<{bucket_id}.Arn>/*", own_packages,
-                f"Resource::{arn}pipeline/{self.base_name}/*",
-            ],
+            applies_to=[*grant_variants, *kms_variants, *own, nag_arn("sagemaker", f"pipeline/{self.base_name}/*")],
             children=True,
         )

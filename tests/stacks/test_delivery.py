@@ -537,7 +537,8 @@ def test_each_serving_account_deploys_its_own_part_of_the_flow(delivery: Deliver
     assert deployed in definition and absent not in definition
     # The approval (task token over SNS) is the production account's: promotion is decided there.
     assert ("AskForProductionApproval" in definition) == (environment == "production")
-    assert len(template.find_resources("AWS::SNS::Topic")) == (1 if environment == "production" else 0)
+    # and so are its approval topic and the rollback alarms' topic
+    assert len(template.find_resources("AWS::SNS::Topic")) == (2 if environment == "production" else 0)
 
 
 @pytest.mark.parametrize("environment", ["staging", "production"])
