@@ -6,13 +6,38 @@ import re
 from collections.abc import Sequence
 
 import cdk_nag
-from aws_cdk import Aspects
+import jsii
+from aws_cdk import Aspects, IAspect, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_s3 as s3
 from constructs import IConstruct
+
+INLINE_POLICY_REASON = (
+    "A policy resource of this stack attached only to named roles: CDK's grants write one such policy per role, "
+    "scoped to that role's resources; a managed policy would be reusable by other principals, not narrower"
+)
+
+
+@jsii.implements(IAspect)
+class _RolePoliciesAreReviewedWithTheirRoles:
+    """Suppresses NIST's IAMNoInlinePolicy on each ``AWS::IAM::Policy`` that names roles only (no users, no groups)."""
+
+    def visit(self, node: IConstruct) -> None:
+        if not isinstance(node, iam.CfnPolicy):
+            return
+        # The L2 policy fills these lists lazily: resolve them to see who it is attached to.
+        stack = Stack.of(node)
+        roles, users, groups = (stack.resolve(attached) for attached in (node.roles, node.users, node.groups))
+        if roles and not users and not groups:
+            suppress(node, "NIST.800.53.R5-IAMNoInlinePolicy", INLINE_POLICY_REASON)
 
 
 def apply_checks(scope: IConstruct) -> None:
-    """AwsSolutions checks as an aspect; findings become synth errors, reports land in cdk.out."""
+    """AwsSolutions and NIST 800-53 R5 checks as aspects; findings become synth errors, reports land in cdk.out."""
+    # Before the packs: suppressions must be in place when they visit a construct.
+    Aspects.of(scope).add(_RolePoliciesAreReviewedWithTheirRoles())
     Aspects.of(scope).add(cdk_nag.AwsSolutionsChecks(reports=True, verbose=True))
+    Aspects.of(scope).add(cdk_nag.NIST80053R5Checks(reports=True, verbose=True))
 
 
 def suppress(
@@ -51,3 +76,13 @@ def nag_arn(service: str, resource: str) -> cdk_nag.RegexAppliesTo:
 
 # One ARN segment as cdk-nag prints it: a pseudo parameter (which holds colons) or a literal.
 _SEGMENT = "(?:<AWS::[A-Za-z]+>|[^:<>]+)"
+
+
+def suppress_replication(bucket: s3.IBucket) -> None:
+    """NIST's S3BucketReplicationEnabled, on one bucket: replication is a cost the platform leaves opt-in."""
+    suppress(
+        bucket,
+        "NIST.800.53.R5-S3BucketReplicationEnabled",
+        "Versioned, retained and KMS-encrypted in one region; cross-region replication doubles storage cost and needs "
+        "a second region, so it is left to organisations that require it (lean platform)",
+    )

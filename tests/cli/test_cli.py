@@ -155,3 +155,18 @@ def test_seed_tests_of_a_new_project_pass_as_its_build_runs_them(workdir: Path) 
     )
     assert result.returncode == 0, result.stdout[-2000:]
     assert "1 passed" in result.stdout
+
+
+def test_execution_policy_prints_the_policy_for_the_configured_prefix(workdir: Path) -> None:
+    (workdir / "kit.yaml").write_text((ROOT / "kit.yaml").read_text().replace("prefix: mlops", "prefix: acme"))
+    result = run("execution-policy", cwd=workdir)
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    kit_iam = next(s for s in document["Statement"] if s["Sid"] == "KitRolesAndPolicies")
+    assert "arn:aws:iam::*:role/acme-*" in kit_iam["Resource"]
+    assert tree(workdir) == ["app.py", "cdk.json", "kit.yaml"]  # printed, nothing written
+
+
+def test_fails_if_execution_policy_config_is_bad(workdir: Path) -> None:
+    (workdir / "kit.yaml").write_text("prefix: Not-Valid\n")
+    assert_plain_error(run("execution-policy", cwd=workdir), "kit.yaml", "prefix")

@@ -101,7 +101,7 @@ def nag_errors(outdir: Path) -> list[str]:
     for metadata in outdir.rglob("*.metadata.json"):
         for path, entries in json.loads(metadata.read_text()).items():
             errors += [f"{path}: {str(e['data'])[:160]}" for e in entries if e["type"] in ("aws:cdk:error", "aws:cdk:warning")
-                       and any(k in str(e["data"]) for k in ("AwsSolutions", "CdkNag"))]
+                       and any(k in str(e["data"]) for k in ("AwsSolutions", "NIST.800.53", "CdkNag"))]
     return errors
 
 
