@@ -12,7 +12,8 @@ policies are IAM resource policies evaluated with the caller's own policies
 (https://docs.aws.amazon.com/vpc/latest/privatelink/vpc-endpoints-access.html).
 
 Workload egress goes only to the endpoints' security group and to the region's S3 managed
-prefix list (the gateway endpoint's destination), never to 0.0.0.0/0. The prefix list's ID
+prefix list (the gateway endpoint's destination), never to 0.0.0.0/0 unless ``internet:
+egress`` is configured (then HTTPS may also leave through NAT). The prefix list's ID
 differs per region and account view, so it is read at deploy time
 (``DescribeManagedPrefixLists`` for ``com.amazonaws.<region>.s3`` through CDK's
 ``AwsCustomResource``); no lookup is made at synth.
@@ -164,6 +165,11 @@ class Network(Construct):
         self.workload_security_group.add_egress_rule(
             ec2.Peer.prefix_list(self._s3_prefix_list_id()), ec2.Port.tcp(443), "HTTPS to S3 through the gateway endpoint"
         )
+        if egress:
+            # Only when internet: egress is configured (pip, public model hubs through NAT).
+            self.workload_security_group.add_egress_rule(
+                ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "HTTPS to the internet through NAT (internet: egress)"
+            )
 
         self.interface_endpoints: dict[str, ec2.InterfaceVpcEndpoint] = {}
         for name in interface_endpoints:
