@@ -19,7 +19,9 @@ KIT = [sys.executable, "-m", "mlops_kit"]
 
 
 def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*KIT, *args], cwd=cwd, capture_output=True, text=True, timeout=600, check=False)
+    # This checkout's package, not whichever one the shared environment has installed.
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    return subprocess.run([*KIT, *args], cwd=cwd, capture_output=True, text=True, timeout=600, check=False, env=env)
 
 
 @pytest.fixture
