@@ -104,6 +104,18 @@ def schema(
     typer.echo(f"wrote {output}")
 
 
+@app.command("execution-policy")
+def execution_policy(config: ConfigOption = DEFAULT_CONFIG) -> None:
+    """Print the CloudFormation execution policy for `cdk bootstrap` (instead of AdministratorAccess)."""
+    from mlops_kit.execution_policy import render
+
+    try:
+        loaded = load_config(config)
+    except KitError as error:
+        raise fail(error) from None
+    typer.echo(render(loaded.prefix), nl=False)
+
+
 def run_synth(config: Path, output: Path, *, quiet: bool = False) -> float:
     """Synthesize with the real CDK CLI into a fresh folder, then swap it into ``output``.
 

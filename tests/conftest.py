@@ -55,8 +55,8 @@ def nag_problems(stack: cdk.Stack) -> list[str]:
     """Unsuppressed cdk-nag errors and warnings (including rules that could not run)."""
     annotations = Annotations.from_stack(stack)
     found = [
-        *annotations.find_error("*", Match.string_like_regexp(r"(AwsSolutions|CdkNag|Kit)")),
-        *annotations.find_warning("*", Match.string_like_regexp(r"(AwsSolutions|CdkNag|Kit)")),
+        *annotations.find_error("*", Match.string_like_regexp(r"(AwsSolutions|NIST|CdkNag|Kit)")),
+        *annotations.find_warning("*", Match.string_like_regexp(r"(AwsSolutions|NIST|CdkNag|Kit)")),
     ]
     return [f"{message.id}: {str(message.entry.data)[:200]}" for message in found]
 

@@ -53,7 +53,23 @@ def _email(value: str) -> str:
     return value
 
 
+# Who may approve: the project's team role, a persona that does not register models, or an
+# IAM role of the account. ML engineers register models, so they cannot approve them.
+APPROVER_PERSONAS = ("mlops_engineer", "project_manager", "cloud_security", "devops_engineer", "data_scientist")
+
+
+def _approver(value: str) -> str:
+    if value == "team" or value in APPROVER_PERSONAS:
+        return value
+    if re.fullmatch(r"arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}", value):
+        return value
+    if value == "ml_engineer":
+        raise ValueError("ml_engineer registers models and so may not approve them (separation of duties)")
+    raise ValueError(f"allowed: team, {', '.join(APPROVER_PERSONAS)} or an IAM role ARN")
+
+
 ProjectName = Annotated[str, AfterValidator(_project_name)]
+Approver = Annotated[str, AfterValidator(_approver)]
 InstanceType = Annotated[str, AfterValidator(_instance_type)]
 Email = Annotated[str, AfterValidator(_email)]
 
@@ -161,6 +177,14 @@ class ProjectConfig(Section):
     template: TemplateName
     description: str = Field(default="", max_length=256)
     owners: list[PrincipalArn] = Field(default_factory=list, description="Principals that get project-scoped access.")
+    approvers: list[Approver] = Field(
+        default_factory=lambda: ["team", "mlops_engineer"], min_length=1, max_length=10,
+        description="Who may approve production deployments: team (the project's team role), a persona or an IAM role ARN.",
+    )
+    notify_emails: list[Email] = Field(
+        default_factory=list, max_length=10,
+        description="Addresses told about approvals waiting, rollback alarms and the budget (besides budget.alert_emails).",
+    )
     pipeline: PipelineSettings = Field(default_factory=PipelineSettings)
     deploy: DeployConfig = Field(default_factory=DeployConfig)
     monitoring: MonitoringConfig = Field(default_factory=MonitoringConfig)

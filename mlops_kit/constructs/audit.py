@@ -9,7 +9,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from mlops_kit.nag import suppress
+from mlops_kit.nag import suppress, suppress_replication
 
 
 class Audit(Construct):
@@ -68,6 +68,18 @@ class Audit(Construct):
             "This is the access-log bucket itself; logging it into itself would loop, and its objects are "
             "covered by CloudTrail data events when enabled",
         )
+        suppress(
+            self.access_logs_bucket,
+            "NIST.800.53.R5-S3BucketLoggingEnabled",
+            "This is the access-log bucket itself; logging it into itself would loop",
+        )
+        suppress(
+            self.access_logs_bucket,
+            "NIST.800.53.R5-S3DefaultEncryptionKMS",
+            "S3 server access logging delivers only to a destination bucket with SSE-S3, not SSE-KMS "
+            "(https://docs.aws.amazon.com/AmazonS3/latest/userguide/enable-server-access-logging.html)",
+        )
+        suppress_replication(self.access_logs_bucket)
         self.trail: cloudtrail.Trail | None = None
         if data_events:
             trail_bucket = s3.Bucket(

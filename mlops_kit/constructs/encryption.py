@@ -69,12 +69,43 @@ class PlatformKeys(Construct):
             statement.add_condition("StringEquals", {"kms:ViaService": via_service})
         key.add_to_resource_policy(statement)
 
-    def allow_key_use(self, key: kms.IKey, principal: iam.IPrincipal, sid: str, *, create_grants: bool = False) -> None:
-        """Name ``principal`` in the key policy, so the key itself says who uses it."""
+    def allow_key_use(
+        self,
+        key: kms.IKey,
+        principal: iam.IPrincipal,
+        sid: str,
+        *,
+        create_grants: bool = False,
+        via_services: Sequence[str] = (),
+    ) -> None:
+        """Name ``principal`` in the key policy, so the key itself says who uses it.
+
+        ``via_services`` (service names such as ``s3``) confine a person's use of the key to
+        requests those services make on their behalf (``kms:ViaService``): people read
+        encrypted data through S3 or SageMaker, never by decrypting with the key directly.
+        """
         actions = ["kms:Decrypt", "kms:Encrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey"]
         if create_grants:
             actions.append("kms:CreateGrant")
         statement = iam.PolicyStatement(sid=sid, principals=[principal], actions=actions, resources=["*"])
         if create_grants:
             statement.add_condition("Bool", {"kms:GrantIsForAWSResource": "true"})
+        if via_services:
+            statement.add_condition("StringEquals", {"kms:ViaService": [f"{name}.{Aws.REGION}.amazonaws.com" for name in via_services]})
         key.add_to_resource_policy(statement)
+
+    def allow_alarm_notifications(self, key: kms.IKey) -> None:
+        """CloudWatch alarms of this account publish to topics encrypted with ``key``.
+
+        CloudWatch needs Decrypt and GenerateDataKey* on an encrypted SNS topic's key
+        (https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services).
+        """
+        key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="CloudWatchAlarmsOfThisAccountNotify",
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                resources=["*"],
+                conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}},
+            )
+        )

@@ -1,9 +1,21 @@
 """Who may do what: the permission boundary, one role per persona, the SageMaker execution role.
 
-Each persona's permissions are written out per tier in ``PERSONA_STATEMENTS`` (the README
+Each persona's permissions are written out per tier in ``persona_grants`` (the README
 renders the same table). Resource ARNs are scoped to names that start with the kit's
 prefix wherever AWS supports it; List/Describe calls that AWS only allows on ``*`` are
 read-only and stay on ``*``.
+
+Separation of duties (issue 16): whoever may register a model package (ML engineers, the
+project execution roles) may not approve one; packages are created only as
+``PendingManualApproval`` (condition key ``sagemaker:ModelApprovalStatus`` on
+``CreateModelPackage``). Studio profiles are opened per person, not per persona
+(``mlops_kit.constructs.studio``). The boundary's VPC deny uses ``sagemaker:VpcSubnets``,
+which CreateTrainingJob, CreateProcessingJob, CreateHyperParameterTuningJob, CreateModel,
+CreateAutoMLJob(V2) and CreateNotebookInstance support; CreateTransformJob and
+CreateLabelingJob have no VPC condition key: a transform job runs in its model's VPC (the
+model cannot be created without one), and labeling jobs, which the platform does not use,
+are denied outright. Source: the Service Authorization Reference,
+https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonsagemaker.html
 """
 
 from __future__ import annotations
@@ -30,14 +42,20 @@ def boundary_name(prefix: str) -> str:
     return f"{prefix}-permission-boundary"
 
 
+def persona_role_name(prefix: str, persona: str) -> str:
+    """A persona role's fixed name, so that project stacks can grant it without an import."""
+    return f"{prefix}-{persona.replace('_', '-')}"
+
+
 @dataclass(frozen=True)
 class Grant:
-    """One statement of a persona's policy: tier, purpose, actions, resource patterns."""
+    """One statement of a persona's policy: tier, purpose, actions, resource patterns, conditions."""
 
     tier: int
     purpose: str
     actions: tuple[str, ...]
     resources: tuple[str, ...] = ("*",)
+    conditions: Mapping[str, Mapping[str, str | Sequence[str]]] | None = None
 
     def render(self) -> list[str]:
         """Resource ARNs with CloudFormation pseudo parameters."""
@@ -51,15 +69,16 @@ class Grant:
         return found
 
 
+# CreateModelPackage must name the status, and only PendingManualApproval: StringEquals
+# (not ...IfExists) so that a request without the key is refused too.
+PENDING_ONLY: Mapping[str, Mapping[str, str]] = {"StringEquals": {"sagemaker:ModelApprovalStatus": "PendingManualApproval"}}
+
+
 def persona_grants(prefix: str) -> dict[str, tuple[Grant, ...]]:
     """Each persona's permissions, per tier. ``{p}`` names start with the kit prefix."""
     p = prefix
     read_sagemaker = Grant(
         2, "See the platform's SageMaker resources", ("sagemaker:List*", "sagemaker:Describe*", "sagemaker:Search", "sagemaker:GetSearchSuggestions")
-    )
-    studio = Grant(
-        2, "Open Studio as one's own user profile",
-        ("sagemaker:CreatePresignedDomainUrl",), (sagemaker_arn(f"user-profile/*/{p}-*"),),
     )
     mlflow = Grant(
         2, "Track experiments on the kit's MLflow server",
@@ -82,11 +101,16 @@ def persona_grants(prefix: str) -> dict[str, tuple[Grant, ...]]:
         ("cloudwatch:GetDashboard", "cloudwatch:ListDashboards", "cloudwatch:GetMetricData", "cloudwatch:GetMetricStatistics", "cloudwatch:ListMetrics", "cloudwatch:DescribeAlarms"),
     )
     return {
-        "data_scientist": (read_sagemaker, studio, mlflow, read_features, run_pipelines),
+        "data_scientist": (read_sagemaker, mlflow, read_features, run_pipelines),
+        # Registers models, so it may not approve them (separation of duties).
         "ml_engineer": (
-            read_sagemaker, studio, mlflow, read_features, run_pipelines, approve,
+            read_sagemaker, mlflow, read_features, run_pipelines,
             Grant(2, "Maintain feature groups", ("sagemaker:CreateFeatureGroup", "sagemaker:UpdateFeatureGroup", "sagemaker:PutRecord", "sagemaker:DeleteRecord"), (sagemaker_arn(f"feature-group/{p}-*"),)),
-            Grant(3, "Register models", ("sagemaker:CreateModelPackage",), (sagemaker_arn(f"model-package/{p}-*/*"), sagemaker_arn(f"model-package-group/{p}-*"))),
+            Grant(
+                3, "Register models, only as PendingManualApproval",
+                ("sagemaker:CreateModelPackage",), (sagemaker_arn(f"model-package/{p}-*/*"), sagemaker_arn(f"model-package-group/{p}-*")),
+                PENDING_ONLY,
+            ),
         ),
         "mlops_engineer": (
             read_sagemaker, mlflow, run_pipelines, approve, dashboards,
@@ -96,7 +120,12 @@ def persona_grants(prefix: str) -> dict[str, tuple[Grant, ...]]:
         "devops_engineer": (
             Grant(1, "Deploy with the CDK bootstrap roles (cdk deploy)", ("sts:AssumeRole",), ("arn:{partition}:iam::{account}:role/cdk-hnb659fds-*",)),
             Grant(1, "Inspect stacks", ("cloudformation:DescribeStacks", "cloudformation:DescribeStackEvents", "cloudformation:DescribeStackResources", "cloudformation:GetTemplate", "cloudformation:ListStacks", "cloudformation:ListStackResources")),
-            Grant(1, "Operate the delivery pipeline", ("codepipeline:GetPipeline", "codepipeline:GetPipelineState", "codepipeline:ListPipelines", "codepipeline:StartPipelineExecution", "codepipeline:PutApprovalResult", "codebuild:BatchGetBuilds", "codebuild:ListBuildsForProject")),
+            Grant(1, "Follow the delivery pipelines", ("codepipeline:ListPipelines", "codebuild:BatchGetBuilds", "codebuild:ListBuildsForProject")),
+            Grant(
+                1, "Operate the kit's own delivery pipelines",
+                ("codepipeline:GetPipeline", "codepipeline:GetPipelineState", "codepipeline:StartPipelineExecution", "codepipeline:PutApprovalResult"),
+                ("arn:{partition}:codepipeline:{region}:{account}:" + f"{p}-*",),
+            ),
             dashboards,
         ),
         "cloud_security": (
@@ -114,6 +143,13 @@ def persona_grants(prefix: str) -> dict[str, tuple[Grant, ...]]:
             Grant(3, "Find endpoints", ("sagemaker:ListEndpoints", "sagemaker:DescribeEndpoint")),
         ),
     }
+
+
+# Everything that starts SageMaker compute and supports the sagemaker:VpcSubnets key.
+VPC_ONLY_ACTIONS = (
+    "sagemaker:CreateTrainingJob", "sagemaker:CreateProcessingJob", "sagemaker:CreateHyperParameterTuningJob",
+    "sagemaker:CreateNotebookInstance", "sagemaker:CreateModel", "sagemaker:CreateAutoMLJob", "sagemaker:CreateAutoMLJobV2",
+)
 
 
 class PermissionBoundary(Construct):
@@ -171,11 +207,32 @@ class PermissionBoundary(Construct):
                     resources=[boundary_arn, f"arn:{Aws.PARTITION}:iam::{Aws.ACCOUNT_ID}:role/*", f"arn:{Aws.PARTITION}:iam::{Aws.ACCOUNT_ID}:user/*"],
                 ),
                 iam.PolicyStatement(
+                    # Application Auto Scaling makes its service-linked role on an account's
+                    # first RegisterScalableTarget; only that one service name may be used.
+                    sid="AutoScalingServiceLinkedRoleOnly",
+                    actions=["iam:CreateServiceLinkedRole"],
+                    resources=[f"arn:{Aws.PARTITION}:iam::{Aws.ACCOUNT_ID}:role/aws-service-role/sagemaker.application-autoscaling.amazonaws.com/*"],
+                    conditions={"StringEquals": {"iam:AWSServiceName": "sagemaker.application-autoscaling.amazonaws.com"}},
+                ),
+                iam.PolicyStatement(
                     sid="SageMakerComputeOnlyInsideTheVpc",
                     effect=iam.Effect.DENY,
-                    actions=["sagemaker:CreateTrainingJob", "sagemaker:CreateProcessingJob", "sagemaker:CreateHyperParameterTuningJob", "sagemaker:CreateNotebookInstance"],
+                    actions=list(VPC_ONLY_ACTIONS),
                     resources=["*"],
                     conditions={"Null": {"sagemaker:VpcSubnets": "true"}},
+                ),
+                iam.PolicyStatement(
+                    sid="NoLabelingJobs",
+                    effect=iam.Effect.DENY,
+                    actions=["sagemaker:CreateLabelingJob"],
+                    resources=["*"],
+                ),
+                iam.PolicyStatement(
+                    sid="ModelPackagesStartPending",
+                    effect=iam.Effect.DENY,
+                    actions=["sagemaker:CreateModelPackage"],
+                    resources=["*"],
+                    conditions={"StringNotEqualsIfExists": {"sagemaker:ModelApprovalStatus": "PendingManualApproval"}},
                 ),
             ],
         )
@@ -184,6 +241,12 @@ class PermissionBoundary(Construct):
             "AwsSolutions-IAM5",
             "A permission boundary is a ceiling, not a grant: it lists whole services so that each role's own "
             "least-privilege policy decides; its explicit denies are what it enforces",
+        )
+        suppress(
+            self.policy,
+            "NIST.800.53.R5-IAMPolicyNoStatementsWithFullAccess",
+            "A permission boundary is a ceiling, not a grant: service-wide actions (sagemaker:*, s3:*, ...) bound what "
+            "each role's own least-privilege policy may grant; no principal receives them from this policy",
         )
 
 
@@ -214,17 +277,24 @@ class PersonaRoles(Construct):
             role = iam.Role(
                 self,
                 construct_name,
-                role_name=f"{prefix}-{persona.replace('_', '-')}",
+                role_name=persona_role_name(prefix, persona),
                 description=f"{prefix}: {persona.replace('_', ' ')} persona",
                 assumed_by=trusted,
                 max_session_duration=Duration.hours(4),
                 permissions_boundary=boundary,
             )
+            # People arrive with a source identity (their name), which Studio profiles check.
+            role.assume_role_policy.add_statements(  # type: ignore[union-attr]
+                iam.PolicyStatement(actions=["sts:SetSourceIdentity"], principals=[trusted])
+            )
             policy = iam.ManagedPolicy(self, f"{construct_name}Policy", description=f"{prefix}: {persona} permissions per tier")
             findings: list[str] = []
             for index, grant in enumerate(grants):
                 policy.add_statements(
-                    iam.PolicyStatement(sid=f"Tier{grant.tier}{index}", actions=list(grant.actions), resources=grant.render())
+                    iam.PolicyStatement(
+                        sid=f"Tier{grant.tier}{index}", actions=list(grant.actions), resources=grant.render(),
+                        conditions=dict(grant.conditions) if grant.conditions else None,
+                    )
                 )
                 findings += grant.wildcard_findings()
             role.add_managed_policy(policy)

@@ -40,6 +40,7 @@ from functools import cache
 
 from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -47,6 +48,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
@@ -110,6 +112,7 @@ class ModelDeployment(DeploymentSteps):
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR,
         stages: str = "staging-and-production",
         package_account: str | None = None,
+        notify_emails: Sequence[str] = (),
     ) -> None:
         super().__init__(scope, construct_id)
         if stages not in STAGES:
@@ -203,6 +206,27 @@ class ModelDeployment(DeploymentSteps):
             targets=[targets.SfnStateMachine(self.state_machine)],
         )
         self._suppress()
+        self.alarm_topic: sns.Topic | None = None
+        self._wire_notifications(notify_emails)
+
+    def _wire_notifications(self, emails: Sequence[str]) -> None:
+        """Approval requests and rollback alarms reach people: the addresses from config.
+
+        The rollback alarms also notify an alarm topic (its own, so that alarm messages
+        never carry a task token); without addresses the topics exist for subscribers
+        added later (approvers may ``sns:Subscribe``).
+        """
+        if self.approval_topic is None:
+            return
+        self.alarm_topic = sns.Topic(
+            self, "AlarmTopic", display_name=f"{self._base}: production rollback alarms", master_key=self._key, enforce_ssl=True
+        )
+        for topic in (self.approval_topic, self.alarm_topic):
+            for email in emails:
+                topic.add_subscription(subscriptions.EmailSubscription(email))
+        for alarm in (self.error_alarm, self.latency_alarm):
+            alarm.add_alarm_action(cloudwatch_actions.SnsAction(self.alarm_topic))
+            alarm.add_ok_action(cloudwatch_actions.SnsAction(self.alarm_topic))
 
     # -- the flow's parts ------------------------------------------------------------------
 

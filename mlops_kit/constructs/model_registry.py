@@ -110,11 +110,15 @@ class ModelPackageGroup(Construct):
     def grant_register(self, grantee: iam.IGrantable) -> iam.Grant:
         """Register new packages, which can only start as PendingManualApproval."""
         self.grant_read(grantee)
+        iam.Grant.add_to_principal(
+            grantee=grantee, actions=["sagemaker:AddTags"], resource_arns=[self.model_package_group_arn, self.model_packages_arn]
+        )
         return iam.Grant.add_to_principal(
             grantee=grantee,
-            actions=["sagemaker:CreateModelPackage", "sagemaker:AddTags"],
+            actions=["sagemaker:CreateModelPackage"],
             resource_arns=[self.model_package_group_arn, self.model_packages_arn],
-            conditions={"StringEqualsIfExists": {"sagemaker:ModelApprovalStatus": "PendingManualApproval"}},
+            # StringEquals, not ...IfExists: a request that leaves the status out is refused too.
+            conditions={"StringEquals": {"sagemaker:ModelApprovalStatus": "PendingManualApproval"}},
         )
 
     def grant_approve(self, grantee: iam.IGrantable) -> iam.Grant:

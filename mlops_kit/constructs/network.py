@@ -1,19 +1,42 @@
-"""The VPC that SageMaker jobs, Studio and endpoints run in: private, no internet by default."""
+"""The VPC that SageMaker jobs, Studio and endpoints run in: private, no internet by default.
+
+The data perimeter (issue 16): every endpoint carries an endpoint policy, so requests
+through it reach only the platform's accounts. Interface endpoints: principals of those
+accounts (``aws:PrincipalAccount``). The S3 gateway endpoint: buckets of those accounts
+(``aws:ResourceAccount``) plus the AWS-owned buckets the workloads need, by name:
+``prod-<region>-starport-layer-bucket``, where ECR keeps image layers (every SageMaker
+image pull, built-in and custom: "Minimum Amazon S3 bucket permissions for Amazon ECR",
+https://docs.aws.amazon.com/AmazonECR/latest/userguide/vpc-endpoints.html), and
+``jumpstart-cache-prod-<region>``, JumpStart's model catalogue that Studio reads. Endpoint
+policies are IAM resource policies evaluated with the caller's own policies
+(https://docs.aws.amazon.com/vpc/latest/privatelink/vpc-endpoints-access.html).
+
+Workload egress goes only to the endpoints' security group and to the region's S3 managed
+prefix list (the gateway endpoint's destination), never to 0.0.0.0/0 unless ``internet:
+egress`` is configured (then HTTPS may also leave through NAT). The prefix list's ID
+differs per region and account view, so it is read at deploy time
+(``DescribeManagedPrefixLists`` for ``com.amazonaws.<region>.s3`` through CDK's
+``AwsCustomResource``); no lookup is made at synth.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from aws_cdk import RemovalPolicy
+from aws_cdk import Aws, RemovalPolicy, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
+from aws_cdk import custom_resources as cr
 from constructs import Construct
 
 from mlops_kit.config.backbone import INTERFACE_ENDPOINTS
 from mlops_kit.errors import PropsError
 from mlops_kit.nag import suppress
+
+# The construct ID aws-cdk-lib gives the singleton Lambda of AwsCustomResource.
+AWS_CUSTOM_RESOURCE_PROVIDER = "AWS679f53fac002430cb0da5b7982bd2287"
 
 
 class Network(Construct):
@@ -34,6 +57,9 @@ class Network(Construct):
     (https://docs.aws.amazon.com/vpc/latest/privatelink/create-interface-endpoint.html). The trade:
     fewer AZ-hours against cross-AZ data charges and losing AWS APIs in those zones when the
     endpoints' zone fails.
+
+    ``platform_accounts`` are the other accounts of the platform (delivery environments,
+    registry readers) that the endpoint policies admit besides this stack's own account.
     """
 
     def __init__(
@@ -49,8 +75,10 @@ class Network(Construct):
         flow_logs_retention: logs.RetentionDays | None,
         availability_zones: Sequence[str] | None = None,
         endpoint_az_count: int | None = None,
+        platform_accounts: Sequence[str] = (),
     ) -> None:
         super().__init__(scope, construct_id)
+        self._logs_key = logs_key
         if internet not in ("none", "egress"):
             raise PropsError("Network", "internet", f"got {internet!r}; allowed: 'none' or 'egress'")
         if not 1 <= az_count <= 6:
@@ -101,7 +129,10 @@ class Network(Construct):
 
         # S3 is always reachable through the (free) gateway endpoint: training data,
         # model artifacts and ECR image layers all come from S3.
-        self.vpc.add_gateway_endpoint("S3Endpoint", service=ec2.GatewayVpcEndpointAwsService.S3)
+        accounts = sorted({Aws.ACCOUNT_ID, *platform_accounts})
+        self.s3_endpoint = self.vpc.add_gateway_endpoint("S3Endpoint", service=ec2.GatewayVpcEndpointAwsService.S3)
+        for statement in s3_endpoint_statements(accounts):
+            self.s3_endpoint.add_to_policy(statement)
 
         # One security group for every interface endpoint: HTTPS from inside the VPC only.
         self.endpoint_security_group = ec2.SecurityGroup(
@@ -117,7 +148,8 @@ class Network(Construct):
         suppress(
             self.endpoint_security_group,
             "CdkNagValidationFailure",
-            "AwsSolutions-EC23 cannot read the VPC CIDR token; the only ingress is TCP 443 from this VPC's own CIDR",
+            "AwsSolutions-EC23 and NIST.800.53.R5-EC2RestrictedSSH/EC2RestrictedCommonPorts cannot read the VPC CIDR "
+            "token; the only ingress is TCP 443 from this VPC's own CIDR and from the workload security group",
         )
 
         # SageMaker workloads: Studio apps talk to each other (server to kernel gateway) and
@@ -135,12 +167,21 @@ class Network(Construct):
         self.workload_security_group.add_egress_rule(
             self.workload_security_group, ec2.Port.all_tcp(), "Studio apps, NFS 2049 and distributed training within the group"
         )
-        # HTTPS out reaches only the interface endpoints and S3 (through the gateway
-        # endpoint's routes) while the subnets have no internet route; S3's prefix list ID
-        # differs per region and cannot be looked up offline, so the rule names 0.0.0.0/0.
+        # HTTPS out: to the interface endpoints and to S3 through the gateway endpoint.
         self.workload_security_group.add_egress_rule(
-            ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "HTTPS to AWS services (endpoints, S3 gateway; internet only in egress mode)"
+            self.endpoint_security_group, ec2.Port.tcp(443), "HTTPS to the VPC's interface endpoints"
         )
+        self.endpoint_security_group.add_ingress_rule(
+            self.workload_security_group, ec2.Port.tcp(443), "HTTPS from SageMaker workloads"
+        )
+        self.workload_security_group.add_egress_rule(
+            ec2.Peer.prefix_list(self._s3_prefix_list_id()), ec2.Port.tcp(443), "HTTPS to S3 through the gateway endpoint"
+        )
+        if egress:
+            # Only when internet: egress is configured (pip, public model hubs through NAT).
+            self.workload_security_group.add_egress_rule(
+                ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "HTTPS to the internet through NAT (internet: egress)"
+            )
 
         endpoint_subnets = self.subnet_selection
         if endpoint_az_count is not None:
@@ -158,7 +199,87 @@ class Network(Construct):
                 subnets=endpoint_subnets,
                 open=False,
             )
+            self.interface_endpoints[name].add_to_policy(
+                iam.PolicyStatement(
+                    sid="PlatformAccountsOnly",
+                    principals=[iam.AnyPrincipal()],
+                    actions=["*"],
+                    resources=["*"],
+                    conditions={"StringEquals": {"aws:PrincipalAccount": accounts}},
+                )
+            )
+
+    def _s3_prefix_list_id(self) -> str:
+        """The region's S3 managed prefix list, read at deploy time (its ID differs per region)."""
+        name = f"com.amazonaws.{Aws.REGION}.s3"
+        call = cr.AwsSdkCall(
+            service="EC2",
+            action="describeManagedPrefixLists",
+            parameters={"Filters": [{"Name": "prefix-list-name", "Values": [name]}]},
+            physical_resource_id=cr.PhysicalResourceId.of(name),
+            output_paths=["PrefixLists.0.PrefixListId"],
+        )
+        lookup = cr.AwsCustomResource(
+            self,
+            "S3PrefixList",
+            on_create=call,
+            on_update=call,
+            # DescribeManagedPrefixLists supports no resource-level permissions.
+            policy=cr.AwsCustomResourcePolicy.from_statements(
+                [iam.PolicyStatement(actions=["ec2:DescribeManagedPrefixLists"], resources=["*"])]
+            ),
+            install_latest_aws_sdk=False,
+            log_group=logs.LogGroup(
+                self, "S3PrefixListLogs", encryption_key=self._logs_key, retention=logs.RetentionDays.ONE_YEAR,
+                removal_policy=RemovalPolicy.RETAIN,
+            ),
+        )
+        suppress(
+            lookup, "AwsSolutions-IAM5", "ec2:DescribeManagedPrefixLists supports no resource-level permissions (read-only)",
+            applies_to=["Resource::*"], children=True,
+        )
+        # CDK's one Lambda behind every AwsCustomResource of the stack (a fixed construct ID).
+        provider = Stack.of(self).node.find_child(AWS_CUSTOM_RESOURCE_PROVIDER)
+        suppress(
+            provider,
+            "AwsSolutions-IAM4",
+            "CDK's AwsCustomResource provider writes its own logs with AWSLambdaBasicExecutionRole (logs only); "
+            "it runs once per deploy to read the S3 prefix list",
+            applies_to=["Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"],
+            children=True,
+        )
+        for rule, reason in (
+            ("NIST.800.53.R5-LambdaInsideVPC", "It calls the EC2 API, which the VPC without internet reaches only through an "
+             "ec2 endpoint the platform does not need otherwise; it handles no data"),
+            ("NIST.800.53.R5-LambdaDLQ", "Invoked synchronously by CloudFormation, which reports a failure as a failed deploy"),
+            ("NIST.800.53.R5-LambdaConcurrency", "Runs once per deploy of this stack; a concurrency reservation would only "
+             "take capacity from the account"),
+        ):
+            suppress(provider, rule, reason, children=True)
+        return lookup.get_response_field("PrefixLists.0.PrefixListId")
 
     @property
     def private_subnet_ids(self) -> list[str]:
         return self.vpc.select_subnets(subnet_type=self.subnet_selection.subnet_type).subnet_ids
+
+
+def s3_endpoint_statements(accounts: Sequence[str]) -> list[iam.PolicyStatement]:
+    """The S3 gateway endpoint's policy: the platform's buckets and the AWS-owned ones it needs."""
+    return [
+        iam.PolicyStatement(
+            sid="PlatformBuckets",
+            principals=[iam.AnyPrincipal()],
+            actions=["s3:*"],
+            resources=["*"],
+            conditions={"StringEquals": {"aws:ResourceAccount": list(accounts)}},
+        ),
+        iam.PolicyStatement(
+            sid="AwsOwnedReadOnlyBuckets",
+            principals=[iam.AnyPrincipal()],
+            actions=["s3:GetObject"],
+            resources=[
+                f"arn:{Aws.PARTITION}:s3:::prod-{Aws.REGION}-starport-layer-bucket/*",
+                f"arn:{Aws.PARTITION}:s3:::jumpstart-cache-prod-{Aws.REGION}/*",
+            ],
+        ),
+    ]

@@ -7,6 +7,8 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from mlops_kit.nag import suppress_replication
+
 
 class SecureBucket(Construct):
     """An S3 bucket encrypted with a kit KMS key, versioned, private, TLS-only and retained.
@@ -48,6 +50,7 @@ class SecureBucket(Construct):
             ],
             removal_policy=RemovalPolicy.RETAIN,
         )
+        suppress_replication(self.bucket)
         if not isinstance(access_logs_bucket, s3.Bucket):
             Annotations.of(self).acknowledge_warning(
                 "@aws-cdk/aws-s3:accessLogsPolicyNotAdded",

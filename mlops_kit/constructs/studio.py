@@ -262,7 +262,8 @@ class Studio(Construct):
     ) -> sagemaker.CfnUserProfile:
         """A user profile ``<prefix>-<name>`` working with the domain's execution role.
 
-        ``persona_role`` (the persona's IAM role) may open exactly this profile;
+        ``persona_role`` (the persona's IAM role) may open exactly this profile, and only in
+        a session whose ``sts:SourceIdentity`` is ``name`` (one profile per person);
         ``instance_types`` narrows the domain's list for this profile's private apps.
         """
         if name in self.user_profiles:
@@ -301,12 +302,21 @@ class Studio(Construct):
                 )
             )
         if persona_role is not None:
+            # One persona role serves many people: the profile opens only for the session
+            # whose source identity is this person. sts:SourceIdentity is set once, at
+            # federation, and no later AssumeRole in the chain can change it
+            # (https://docs.aws.amazon.com/IAM/latest/UserGuide/id_credentials_temp_control-access_monitor.html).
+            # A condition rather than a profile tag: tags on a profile replace it.
             self._persona_policy(persona, persona_role).add_statements(
                 iam.PolicyStatement(
                     sid=f"Open{construct_name}",
-                    actions=["sagemaker:CreatePresignedDomainUrl", "sagemaker:DescribeUserProfile"],
+                    actions=["sagemaker:CreatePresignedDomainUrl"],
                     resources=[profile.attr_user_profile_arn],
-                )
+                    conditions={"StringEquals": {"aws:SourceIdentity": name}},
+                ),
+                iam.PolicyStatement(
+                    sid=f"See{construct_name}", actions=["sagemaker:DescribeUserProfile"], resources=[profile.attr_user_profile_arn]
+                ),
             )
         return profile
 

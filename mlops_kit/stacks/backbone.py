@@ -47,6 +47,9 @@ class BackboneStack(Stack):
             logs_key=self.keys.logs_key,
             flow_logs_retention=retention(flow_logs.retention_days) if flow_logs.enabled else None,
             availability_zones=self._known_zones,
+            # The endpoint policies admit the platform's accounts: the delivery environments
+            # (serving accounts load models from training's buckets) and registry readers.
+            platform_accounts=sorted({*config.delivery.accounts(), *config.shared_assets.model_registry.reader_accounts}),
         )
         self.personas = PersonaRoles(
             self,
@@ -61,7 +64,12 @@ class BackboneStack(Stack):
         # The data key's policy names its users: the execution role, and Studio's grants.
         self.keys.allow_key_use(self.keys.data_key, self.execution.role, "SageMakerExecutionRole", create_grants=True)
         for persona in ("data_scientist", "ml_engineer", "mlops_engineer"):
-            self.keys.allow_key_use(self.keys.data_key, self.personas.roles[persona], f"Persona{persona.title().replace('_', '')}")
+            self.keys.allow_key_use(
+                self.keys.data_key, self.personas.roles[persona], f"Persona{persona.title().replace('_', '')}",
+                via_services=("s3", "sagemaker"),
+            )
+        # The projects' rollback alarms notify through topics encrypted with the data key.
+        self.keys.allow_alarm_notifications(self.keys.data_key)
         serving = self._serving_accounts(config)
         if serving:
             # Endpoints in the staging and production accounts load approved models that

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+import cdk_nag
 from aws_cdk import CfnOutput, Fn, Stack, Tags
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
@@ -23,6 +24,7 @@ from constructs import Construct
 
 from mlops_kit.config import KitConfig, ProjectConfig
 from mlops_kit.config.delivery import DeliveryEnvironment
+from mlops_kit.constructs.approvers import ProductionApprovers, approver_roles
 from mlops_kit.constructs.deployment_steps import ProductionSettings, StagingSettings
 from mlops_kit.constructs.identity import SageMakerExecutionRole, boundary_name
 from mlops_kit.constructs.model_deployment import ModelDeployment
@@ -40,7 +42,7 @@ from mlops_kit.constructs.regional import regional_value
 from mlops_kit.constructs.retention import retention
 from mlops_kit.constructs.sagemaker_pipeline import SageMakerPipeline
 from mlops_kit.constructs.storage import SecureBucket
-from mlops_kit.nag import suppress
+from mlops_kit.nag import nag_arn, suppress
 from mlops_kit.pipelines.context import (
     CODE_PREFIX,
     PipelineContext,
@@ -141,11 +143,13 @@ class ProjectStack(Stack):
         self.execution_role.add_to_principal_policy(
             iam.PolicyStatement(
                 sid="RunOwnPipelineJobs",
+                # No Stop*: SageMaker names every project's pipeline jobs pipelines-*, so a
+                # name-scoped stop would reach other projects' jobs (issue 16). A run is
+                # stopped with StopPipelineExecution on the project's own pipeline.
                 actions=[
                     "sagemaker:CreateProcessingJob", "sagemaker:CreateTrainingJob", "sagemaker:CreateTransformJob",
                     "sagemaker:CreateModel", "sagemaker:DescribeProcessingJob", "sagemaker:DescribeTrainingJob",
-                    "sagemaker:DescribeTransformJob", "sagemaker:StopProcessingJob", "sagemaker:StopTrainingJob",
-                    "sagemaker:StopTransformJob", "sagemaker:AddTags",
+                    "sagemaker:DescribeTransformJob", "sagemaker:AddTags",
                 ],
                 resources=[
                     self.format_arn(service="sagemaker", resource=kind, resource_name="pipelines-*")
@@ -275,6 +279,7 @@ class ProjectStack(Stack):
                 log_retention=retention(config.audit.log_retention_days),
                 stages=placement.stages,
                 package_account=placement.package_account,
+                notify_emails=project.notify_emails,
             )
             endpoints = self.deployment.endpoint_names
             if placement.package_account is not None and placement.package_account != self.account:
@@ -286,13 +291,14 @@ class ProjectStack(Stack):
                     resources=[self.format_arn(service="sagemaker", resource="endpoint", resource_name=name) for name in endpoints],
                 )
             )
-            self.team_role.add_to_principal_policy(
-                iam.PolicyStatement(
-                    sid="ApproveProductionDeployments",
-                    actions=["states:SendTaskSuccess", "states:SendTaskFailure", "states:DescribeExecution"],
-                    resources=[self.deployment.state_machine.state_machine_arn],
+            if self.deployment.approval_topic is not None:
+                ProductionApprovers(
+                    self,
+                    "ProductionApprovers",
+                    approvers=approver_roles(self, config.prefix, project.approvers, team_role=self.team_role),
+                    state_machine=self.deployment.state_machine,
+                    approval_topic=self.deployment.approval_topic,
                 )
-            )
 
         # -- insight: dashboard and budget -----------------------------------------------------
         self.dashboard = ProjectDashboard(
@@ -311,7 +317,7 @@ class ProjectStack(Stack):
             project_name=project.name,
             budget_name=self.base_name,
             monthly_limit_usd=project.budget.monthly_limit_usd,
-            alert_emails=project.budget.alert_emails,
+            alert_emails=sorted({*project.budget.alert_emails, *project.notify_emails}),
             alert_at_percent=project.budget.alert_at_percent,
         )
 
@@ -448,13 +454,41 @@ class ProjectStack(Stack):
         )
 
     def _suppress(self, project: ProjectConfig) -> None:
-        reason = (
-            f"Scoped to project {project.name}: its own bucket's objects, KMS data-key variants on the kit key, "
-            "SageMaker jobs the pipeline names pipelines-*, its own model packages, job logs under /aws/sagemaker/, "
-            "and ECR/metrics/ENI calls that AWS authorises only on '*'"
+        """The roles' IAM5 findings, each named: CDK's bucket/key grant variants and the project's own ARNs.
+
+        ARNs are matched as patterns because cdk-nag prints ``<AWS::Region>`` for an
+        environment-agnostic stack and the literal region and account for a pinned one.
+        """
+        bucket_id = self.get_logical_id(self.bucket.node.default_child)  # type: ignore[arg-type]
+        grant_variants = [f"Action::{a}" for a in ("s3:Abort*", "s3:DeleteObject*", "s3:GetBucket*", "s3:GetObject*", "s3:List*")]
+        kms_variants = ["Action::kms:GenerateDataKey*", "Action::kms:ReEncrypt*"]
+        own: list[str | cdk_nag.RegexAppliesTo] = [f"Resource::<{bucket_id}.Arn>/*", nag_arn("sagemaker", f"model-package/{self.base_name}/*")]
+        suppress(
+            self.execution_role,
+            "AwsSolutions-IAM5",
+            f"Scoped to project {project.name}: CDK's read/write grant variants on its own bucket's objects and the "
+            "platform datasets' curated/ prefix, CDK's asset bucket objects (step code), its own model packages, and the "
+            "jobs and models SageMaker Pipelines names pipelines-* (no Stop*: names are shared by every project)",
+            applies_to=[
+                *grant_variants, *kms_variants, *own,
+                cdk_nag.RegexAppliesTo(regex=r"/^Resource::arn:(?:<AWS::Partition>|[^:<>]+):s3:::cdk-hnb659fds-assets-[^/]+\/\*$/"),
+                *(nag_arn("sagemaker", f"{kind}/pipelines-*") for kind in ("model", "processing-job", "training-job", "transform-job")),
+                # the datasets bucket's ARN comes from an SSM parameter with a generated logical ID
+                cdk_nag.RegexAppliesTo(regex=r"/^Resource::<SsmParameterValue[A-Za-z0-9]+Parameter>\/curated\/\*$/"),
+                # serving environments read model artifacts of the training account (s3:ResourceAccount, kms:ViaService)
+                cdk_nag.RegexAppliesTo(regex=r"/^Resource::arn:(?:<AWS::Partition>|[^:<>]+):s3:::\*\/pipeline\/\*\/models\/\*$/"),
+                nag_arn("kms", "key/*"),
+            ],
+            children=True,
         )
-        suppress(self.execution_role, "AwsSolutions-IAM5", reason, children=True)
-        suppress(self.team_role, "AwsSolutions-IAM5", reason, children=True)
+        suppress(
+            self.team_role,
+            "AwsSolutions-IAM5",
+            f"Scoped to project {project.name}: CDK's read/write grant variants on its own bucket's objects and the kit "
+            "data key, its own model packages, and its own pipeline's executions",
+            applies_to=[*grant_variants, *kms_variants, *own, nag_arn("sagemaker", f"pipeline/{self.base_name}/*")],
+            children=True,
+        )
         if self.deployment is not None:
             self._suppress_deployment(self.deployment)
 

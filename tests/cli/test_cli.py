@@ -19,8 +19,8 @@ KIT = [sys.executable, "-m", "mlops_kit"]
 
 
 def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    # PYTHONPATH: the checkout under test, not whichever copy of the package the venv points at.
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    # This checkout's package, not whichever one the shared environment has installed.
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     return subprocess.run([*KIT, *args], cwd=cwd, capture_output=True, text=True, timeout=600, check=False, env=env)
 
 
@@ -218,3 +218,18 @@ def test_fails_if_cost_has_no_assembly_and_writes_nothing(tmp_path: Path) -> Non
     result = run("cost", "--assembly", str(tmp_path / "nope"), cwd=tmp_path)
     assert_plain_error(result, "manifest.json not found", "run `mlops-kit synth` first")
     assert tree(tmp_path) == []
+
+
+def test_execution_policy_prints_the_policy_for_the_configured_prefix(workdir: Path) -> None:
+    (workdir / "kit.yaml").write_text((ROOT / "kit.yaml").read_text().replace("prefix: mlops", "prefix: acme"))
+    result = run("execution-policy", cwd=workdir)
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    kit_iam = next(s for s in document["Statement"] if s["Sid"] == "KitRolesAndPolicies")
+    assert "arn:aws:iam::*:role/acme-*" in kit_iam["Resource"]
+    assert tree(workdir) == ["app.py", "cdk.json", "kit.yaml"]  # printed, nothing written
+
+
+def test_fails_if_execution_policy_config_is_bad(workdir: Path) -> None:
+    (workdir / "kit.yaml").write_text("prefix: Not-Valid\n")
+    assert_plain_error(run("execution-policy", cwd=workdir), "kit.yaml", "prefix")

@@ -60,7 +60,11 @@ def test_boundary_denies_leaving_the_vpc_and_removing_itself(template: Template)
 def test_configured_principals_are_trusted_and_nobody_else(template: Template) -> None:
     template.has_resource_properties("AWS::IAM::Role", {
         "RoleName": "kit-ml-engineer",
-        "AssumeRolePolicyDocument": {"Statement": [Match.object_like({"Principal": {"AWS": ENGINEER}})]},
+        "AssumeRolePolicyDocument": {"Statement": [
+            Match.object_like({"Action": "sts:AssumeRole", "Principal": {"AWS": ENGINEER}}),
+            # People bring their name as source identity; Studio profiles check it.
+            Match.object_like({"Action": "sts:SetSourceIdentity", "Principal": {"AWS": ENGINEER}}),
+        ]},
     })
 
 
@@ -90,9 +94,17 @@ def test_only_fullstack_developers_invoke_endpoints() -> None:
     assert invokers == ["fullstack_developer"]
 
 
-def test_only_ml_and_mlops_engineers_approve_models() -> None:
-    approvers = [p for p, grants in persona_grants("kit").items() if any("sagemaker:UpdateModelPackage" in g.actions for g in grants)]
-    assert approvers == ["ml_engineer", "mlops_engineer"]
+def test_only_mlops_engineers_approve_models_and_nobody_who_registers() -> None:
+    grants = persona_grants("kit")
+    approvers = [p for p, gs in grants.items() if any("sagemaker:UpdateModelPackage" in g.actions for g in gs)]
+    registrars = [p for p, gs in grants.items() if any("sagemaker:CreateModelPackage" in g.actions for g in gs)]
+    assert approvers == ["mlops_engineer"]
+    assert registrars == ["ml_engineer"]
+
+
+def test_ml_engineers_register_only_pending_packages() -> None:
+    register = next(g for g in persona_grants("kit")["ml_engineer"] if "sagemaker:CreateModelPackage" in g.actions)
+    assert register.conditions == {"StringEquals": {"sagemaker:ModelApprovalStatus": "PendingManualApproval"}}
 
 
 def test_execution_role_is_assumed_by_sagemaker_only(template: Template) -> None:

@@ -89,8 +89,8 @@ def test_register_cannot_approve(templates: tuple[Template, Template]) -> None:
     project.has_resource_properties("AWS::IAM::Policy", {
         "Roles": [{"Ref": Match.string_like_regexp("PipelineRole")}],
         "PolicyDocument": {"Statement": Match.array_with([Match.object_like({
-            "Action": ["sagemaker:AddTags", "sagemaker:CreateModelPackage"],
-            "Condition": {"StringEqualsIfExists": {"sagemaker:ModelApprovalStatus": "PendingManualApproval"}},
+            "Action": "sagemaker:CreateModelPackage",
+            "Condition": {"StringEquals": {"sagemaker:ModelApprovalStatus": "PendingManualApproval"}},
         })])},
     })
     policies = project.find_resources("AWS::IAM::Policy", {"Properties": {"Roles": [{"Ref": Match.string_like_regexp("PipelineRole")}]}})

@@ -76,10 +76,41 @@ def test_flow_logs_are_encrypted_and_retained(isolated: Template) -> None:
     isolated.has_resource_properties("AWS::EC2::FlowLog", {"TrafficType": "ALL", "LogDestinationType": "cloud-watch-logs"})
 
 
-def test_egress_mode_adds_one_nat_per_az() -> None:
+def internet_egress(template: Template) -> list[dict[str, object]]:
+    """Egress rules to 0.0.0.0/0, standalone or inline in a security group."""
+    rules = [r["Properties"] for r in template.find_resources("AWS::EC2::SecurityGroupEgress").values()]
+    for group in template.find_resources("AWS::EC2::SecurityGroup").values():
+        rules += group["Properties"].get("SecurityGroupEgress", [])
+    return [r for r in rules if r.get("CidrIp") == "0.0.0.0/0"]
+
+
+def test_egress_mode_adds_one_nat_per_az_and_https_to_the_internet() -> None:
     template = network_template(internet="egress")
     template.resource_count_is("AWS::EC2::InternetGateway", 1)
     template.resource_count_is("AWS::EC2::NatGateway", 2)
+    # configured internet: then, and only then, HTTPS may leave through NAT
+    assert [r["FromPort"] for r in internet_egress(template)] == [443]
+
+
+def test_without_internet_nothing_egresses_to_0_0_0_0(isolated: Template) -> None:
+    assert internet_egress(isolated) == []
+    isolated.has_resource_properties("AWS::EC2::SecurityGroupEgress", {
+        "Description": "HTTPS to the VPC's interface endpoints", "FromPort": 443,
+        "DestinationSecurityGroupId": {"Fn::GetAtt": [Match.string_like_regexp("EndpointSecurityGroup"), "GroupId"]},
+    })
+    isolated.has_resource_properties("AWS::EC2::SecurityGroupEgress", {
+        "Description": "HTTPS to S3 through the gateway endpoint", "FromPort": 443,
+        "DestinationPrefixListId": {"Fn::GetAtt": [Match.string_like_regexp("S3PrefixList"), "PrefixLists.0.PrefixListId"]},
+    })
+
+
+def test_every_endpoint_takes_a_policy_for_the_platform_accounts() -> None:
+    template = network_template(platform_accounts=["222222222222"])
+    endpoints = template.find_resources("AWS::EC2::VPCEndpoint")
+    assert len(endpoints) == 4
+    for endpoint in endpoints.values():
+        text = str(endpoint["Properties"]["PolicyDocument"])
+        assert "222222222222" in text and "AWS::AccountId" in text
 
 
 def test_flow_logs_can_be_switched_off() -> None:

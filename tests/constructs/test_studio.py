@@ -138,8 +138,10 @@ def test_profiles_are_named_tagged_with_their_persona_and_opened_by_it(built: tu
     template.has_resource_properties("AWS::IAM::Policy", {
         "PolicyDocument": {"Statement": Match.array_with([Match.object_like({
             "Sid": "OpenAlice",
-            "Action": ["sagemaker:CreatePresignedDomainUrl", "sagemaker:DescribeUserProfile"],
+            "Action": "sagemaker:CreatePresignedDomainUrl",
             "Resource": {"Fn::GetAtt": [Match.string_like_regexp("UserProfileAlice"), "UserProfileArn"]},
+            # the persona role is shared; only Alice's own session opens her profile
+            "Condition": {"StringEquals": {"aws:SourceIdentity": "alice"}},
         })])},
         "Roles": [{"Ref": Match.string_like_regexp("Scientist")}],
     })

@@ -101,7 +101,7 @@ def nag_errors(outdir: Path) -> list[str]:
     for metadata in outdir.rglob("*.metadata.json"):
         for path, entries in json.loads(metadata.read_text()).items():
             errors += [f"{path}: {str(e['data'])[:160]}" for e in entries if e["type"] in ("aws:cdk:error", "aws:cdk:warning")
-                       and any(k in str(e["data"]) for k in ("AwsSolutions", "KitSageMaker", "CdkNag"))]
+                       and any(k in str(e["data"]) for k in ("AwsSolutions", "NIST.800.53", "KitSageMaker", "CdkNag"))]
     return errors
 
 
@@ -538,7 +538,8 @@ def test_each_serving_account_deploys_its_own_part_of_the_flow(delivery: Deliver
     assert deployed in definition and absent not in definition
     # The approval (task token over SNS) is the production account's: promotion is decided there.
     assert ("AskForProductionApproval" in definition) == (environment == "production")
-    assert len(template.find_resources("AWS::SNS::Topic")) == (1 if environment == "production" else 0)
+    # and so are its approval topic and the rollback alarms' topic
+    assert len(template.find_resources("AWS::SNS::Topic")) == (2 if environment == "production" else 0)
 
 
 @pytest.mark.parametrize("environment", ["staging", "production"])

@@ -32,6 +32,8 @@ UNSCOPED_ACTIONS = {
     "ec2:DescribeVpcs", "ec2:DescribeDhcpOptions", "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups",
     "xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules", "xray:GetSamplingTargets",
     "logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery", "logs:DeleteLogDelivery",
+    # The approvers' answer to the task token: these actions take no resource-level permissions.
+    "states:SendTaskSuccess", "states:SendTaskFailure",
     "logs:ListLogDeliveries", "logs:PutResourcePolicy", "logs:DescribeResourcePolicies", "logs:DescribeLogGroups",
     "application-autoscaling:RegisterScalableTarget", "application-autoscaling:PutScalingPolicy",
 }
@@ -118,7 +120,7 @@ def test_execution_role_registers_only_in_its_own_group(app: cdk.App) -> None:
     assert register
     for statement in register:
         assert "mlops-churn" in json.dumps(statement["Resource"])
-        assert statement["Condition"] == {"StringEqualsIfExists": {"sagemaker:ModelApprovalStatus": "PendingManualApproval"}}
+        assert statement["Condition"] == {"StringEquals": {"sagemaker:ModelApprovalStatus": "PendingManualApproval"}}
 
 
 def test_only_owners_assume_the_team_role(app: cdk.App) -> None:
