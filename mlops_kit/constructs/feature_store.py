@@ -152,7 +152,7 @@ class FeatureStore(Construct):
             role_arn=self.offline_store_role.role_arn if spec.offline_store else None,
         )
         group.apply_removal_policy(RemovalPolicy.RETAIN)
-        group.add_dependency(self.database)
+        group.add_resource_dependency(self.database)
         policy = self.offline_store_role.node.try_find_child("DefaultPolicy")
         if policy is not None:
             group.node.add_dependency(policy)

@@ -166,9 +166,9 @@ class Studio(Construct):
         )
         self.domain.apply_removal_policy(RemovalPolicy.RETAIN)
         if self.image_version is not None:
-            self.domain.add_dependency(self.image_version)
+            self.domain.add_resource_dependency(self.image_version)
         if self.app_image_config is not None:
-            self.domain.add_dependency(self.app_image_config)
+            self.domain.add_resource_dependency(self.app_image_config)
         self.domain_id = self.domain.attr_domain_id
         self.domain_arn = self.domain.attr_domain_arn
 
@@ -249,7 +249,7 @@ class Studio(Construct):
         self.image_version = sagemaker.CfnImageVersion(
             self, "ImageVersion", image_name=image_name, base_image=self.image_repository.repository_uri_for_tag(spec.tag)
         )
-        self.image_version.add_dependency(self.image)
+        self.image_version.add_resource_dependency(self.image)
         return [sagemaker.CfnDomain.CustomImageProperty(app_image_config_name=config_name, image_name=image_name)]
 
     def add_user_profile(

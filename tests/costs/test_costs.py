@@ -59,8 +59,8 @@ def _every_priced_type(app: cdk.App) -> None:
     vpc.add_interface_endpoint("Sts", service=ec2.InterfaceVpcEndpointAwsService.STS)
     kms.Key(stack, "Key")
     kms.Key(stack, "Key2")
-    sagemaker.CfnMlflowTrackingServer(stack, "Server", tracking_server_name="s", artifact_store_uri="s3://b/p", role_arn="arn:aws:iam::1:role/r", tracking_server_size="Medium")
-    sagemaker.CfnMlflowApp(stack, "App", name="a", artifact_store_uri="s3://b/p", role_arn="arn:aws:iam::1:role/r")
+    sagemaker.CfnMlflowTrackingServer(stack, "Server", tracking_server_name="s", artifact_store_uri="s3://b/p", role_arn="arn:aws:iam::111122223333:role/mlflow", tracking_server_size="Medium")
+    sagemaker.CfnMlflowApp(stack, "App", name="a", artifact_store_uri="s3://b/p", role_arn="arn:aws:iam::111122223333:role/mlflow")
     for index in range(4):
         cloudwatch.Dashboard(stack, f"Dash{index}")
     metric = cloudwatch.Metric(namespace="AWS/SageMaker", metric_name="Invocations")
@@ -166,8 +166,9 @@ def test_readme_cost_paragraph_is_the_commands_output(shipped: Estimate) -> None
 
 @pytest.fixture(scope="module")
 def lean(tmp_path_factory: pytest.TempPathFactory) -> tuple[cdk.App, Estimate]:
-    config = load_config(ROOT / "examples" / "lean" / "kit.yaml")
-    assert config.network.az_count == 1 and not config.projects
+    # The platform alone: a kit.yaml without projects/ beside it reads the checkout's projects.
+    config = load_config(ROOT / "examples" / "lean" / "kit.yaml").model_copy(update={"projects": ()})
+    assert config.network.az_count == 1
     app = synth_app(config, tmp_path_factory.mktemp("lean"), projects_dir=None)
     return app, estimate(Path(app.outdir))
 
