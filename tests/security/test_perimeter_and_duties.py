@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from mlops_kit.config import load_project
+from mlops_kit.config import KitConfig, load_project
 from mlops_kit.constructs.identity import VPC_ONLY_ACTIONS
 from mlops_kit.errors import ConfigError
 from mlops_kit.execution_policy import CFN_TO_IAM, SERVICES, render
@@ -24,9 +24,10 @@ def as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
-def test_every_vpc_endpoint_has_a_policy(templates: dict[str, dict[str, Any]]) -> None:
+def test_every_vpc_endpoint_has_a_policy(templates: dict[str, dict[str, Any]], default_config: KitConfig) -> None:
     endpoints = resources(templates["Backbone"], "AWS::EC2::VPCEndpoint")
-    assert len(endpoints) == 14  # 13 interface endpoints of kit.yaml and the S3 gateway
+    # the interface endpoints the enabled features need, and the S3 gateway
+    assert len(endpoints) == len(default_config.interface_endpoint_names()) + 1
     for logical_id, endpoint in endpoints.items():
         statements = endpoint["Properties"]["PolicyDocument"]["Statement"]
         text = json.dumps(statements)
