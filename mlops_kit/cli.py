@@ -206,6 +206,29 @@ def check(
 
 
 @app.command()
+def report(
+    assembly: Annotated[Path, typer.Option("--assembly", "-a", help="Cloud assembly folder from `mlops-kit synth`.")] = Path("cdk.out"),
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="The HTML file to write; default: ASSEMBLY/report.html.")] = None,
+    cache: Annotated[bool, typer.Option(help="Reuse cfn-lint findings of templates whose bytes did not change.")] = True,
+) -> None:
+    """Write one self-contained HTML page: tier diagram, personas, checks, idle cost, projects and pipelines."""
+    from mlops_kit.report import write_report
+
+    if not (assembly / "manifest.json").exists():
+        raise fail(KitError(f"mlops-kit report: --assembly: {assembly}/manifest.json not found; run `mlops-kit synth` first"))
+    target = output if output is not None else assembly / "report.html"
+    if not target.parent.is_dir():
+        raise fail(KitError(f"mlops-kit report: --output: folder {target.parent}/ does not exist; give a file in an existing folder"))
+    if target.is_dir():
+        raise fail(KitError(f"mlops-kit report: --output: {target} is a folder; give a file name such as {target}/report.html"))
+    try:
+        write_report(assembly, target, use_cache=cache)
+    except KitError as error:
+        raise fail(error) from None
+    typer.echo(f"report: {target.resolve()}")
+
+
+@app.command()
 def diff(
     stacks: Annotated[list[str] | None, typer.Argument(help="Stacks to compare (globs); default: all.")] = None,
     config: ConfigOption = DEFAULT_CONFIG,
