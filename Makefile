@@ -23,15 +23,25 @@ setup: .setup-stamp  ## create .venv and install the Python and npm dependencies
 
 .setup-stamp: pyproject.toml package.json package-lock.json
 	@command -v node >/dev/null || { echo "error: Node.js 20 or newer is needed for the CDK CLI (https://nodejs.org)"; exit 1; }
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
-	npm ci --no-audit --no-fund --loglevel=error
+	@# pip --quiet prints nothing for minutes: say what runs and about how long it takes (measured on 2 cores).
+	@echo "setup 1/4: Python virtual environment in $(VENV)/ (a few seconds)"
+	@$(PYTHON) -m venv $(VENV)
+	@echo "setup 2/4: upgrade pip (about 10 s)"
+	@$(BIN)/pip install --quiet --upgrade pip
+	@echo "setup 3/4: the kit and its Python dependencies: aws-cdk-lib, sagemaker, moto, cfn-lint ... (3-6 min, about 1.5 GB)"
+	@$(BIN)/pip install --quiet -e '.[dev]'
+	@echo "setup 4/4: the CDK CLI from npm (about 30 s)"
+	@npm ci --no-audit --no-fund --loglevel=error
+	@echo "setup: done"
 	@touch $@
 
-demo: setup  ## synthesize the platform from kit.yaml, check it, deploy it to an embedded AWS and run the end-to-end flow
-	$(KIT) synth
-	$(KIT) deploy --local --demo
+demo: setup  ## synthesize the platform from kit.yaml, check it, deploy it to an embedded AWS, run the end-to-end flow, write the report
+	@echo "demo 1/3: synthesize and check (about 1 min)"
+	@$(KIT) synth
+	@echo "demo 2/3: deploy to an embedded AWS and run the end-to-end flow (about 2 min)"
+	@$(KIT) deploy --local --demo
+	@echo "demo 3/3: the HTML report (tiers, personas, checks, cost, pipelines)"
+	@$(KIT) report
 
 synth: setup  ## synthesize and check only
 	$(KIT) synth

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -29,6 +30,9 @@ class CreatedProject:
     project: ProjectConfig
 
 
+DESCRIPTION_MAX = 256  # ProjectConfig.description's max_length
+
+
 def _usage(argument: str, message: str) -> KitError:
     return KitError(f"mlops-kit new-project: {argument}: {message}")
 
@@ -36,7 +40,8 @@ def _usage(argument: str, message: str) -> KitError:
 def render_project_file(name: str, template: str, owners: list[str], description: str) -> str:
     text = resources.files("mlops_kit.templates").joinpath("project.yaml.tmpl").read_text(encoding="utf-8")
     owner_lines = "".join(f"\n  - {arn}" for arn in owners) if owners else " []"
-    return Template(text).substitute(name=name, template=template, owners=owner_lines, description=description.replace('"', "'"))
+    # JSON's string syntax is a valid YAML double-quoted scalar: quotes and backslashes survive as typed.
+    return Template(text).substitute(name=name, template=template, owners=owner_lines, description=json.dumps(description, ensure_ascii=False))
 
 
 def create_project(
@@ -46,6 +51,12 @@ def create_project(
     problem = project_name_problem(name)
     if problem:
         raise _usage("NAME", f"got {name!r}: {problem}")
+    if len(description) > DESCRIPTION_MAX or any(not char.isprintable() for char in description):
+        raise _usage(
+            "--description",
+            f"got {description[:40]!r}{'...' if len(description) > 40 else ''} ({len(description)} characters): "
+            f"allowed: one line of at most {DESCRIPTION_MAX} printable characters (no newlines or tabs)",
+        )
     if template not in PROJECT_TEMPLATES:
         raise _usage("--template", f"got {template!r}; allowed: {', '.join(PROJECT_TEMPLATES)}")
     for owner in owners:

@@ -17,6 +17,7 @@ from typing import Annotated
 
 import typer
 
+from mlops_kit.cli_support import NEXT_STEPS, cdk_command, fail, run_app
 from mlops_kit.config import DEFAULT_CONFIG, load_config
 from mlops_kit.errors import KitError
 
@@ -53,11 +54,6 @@ def _main(
     """Build, check and run the three-tier SageMaker MLOps platform."""
 
 
-def fail(error: KitError) -> typer.Exit:
-    typer.echo(f"error: {error}", err=True)
-    return typer.Exit(error.exit_code)
-
-
 def project_root(config: Path) -> Path:
     """The folder with cdk.json (above the config, else above the working directory): the CDK CLI runs from there."""
     from mlops_kit.config import kit_root
@@ -66,12 +62,6 @@ def project_root(config: Path) -> Path:
     if root is None:
         raise fail(KitError(f"{config}: no cdk.json above it or above {Path.cwd()}; run from the kit's checkout or keep the config inside it"))
     return root
-
-
-def cdk_command(root: Path) -> list[str]:
-    """The pinned CDK CLI from node_modules (``npm ci`` installs it), else npx."""
-    local = root / "node_modules" / ".bin" / "cdk"
-    return [str(local)] if local.exists() else ["npx", "--no-install", "cdk"]
 
 
 @app.command()
@@ -100,6 +90,8 @@ def schema(
     if str(output) == "-":
         typer.echo(text, nl=False)
         return
+    if not output.parent.is_dir() or output.is_dir():
+        raise fail(KitError(f"mlops-kit schema: --output: {output}: give a file in an existing folder, or '-' to print it"))
     output.write_text(text, encoding="utf-8")
     typer.echo(f"wrote {output}")
 
@@ -203,6 +195,29 @@ def check(
     if not (assembly / "manifest.json").exists():
         raise fail(KitError(f"{assembly}: no cloud assembly here (manifest.json missing); run `mlops-kit synth` first"))
     _report(assembly, use_cache=cache)
+
+
+@app.command()
+def report(
+    assembly: Annotated[Path, typer.Option("--assembly", "-a", help="Cloud assembly folder from `mlops-kit synth`.")] = Path("cdk.out"),
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="The HTML file to write; default: ASSEMBLY/report.html.")] = None,
+    cache: Annotated[bool, typer.Option(help="Reuse cfn-lint findings of templates whose bytes did not change.")] = True,
+) -> None:
+    """Write one self-contained HTML page: tier diagram, personas, checks, idle cost, projects and pipelines."""
+    from mlops_kit.report import write_report
+
+    if not (assembly / "manifest.json").exists():
+        raise fail(KitError(f"mlops-kit report: --assembly: {assembly}/manifest.json not found; run `mlops-kit synth` first"))
+    target = output if output is not None else assembly / "report.html"
+    if not target.parent.is_dir():
+        raise fail(KitError(f"mlops-kit report: --output: folder {target.parent}/ does not exist; give a file in an existing folder"))
+    if target.is_dir():
+        raise fail(KitError(f"mlops-kit report: --output: {target} is a folder; give a file name such as {target}/report.html"))
+    try:
+        write_report(assembly, target, use_cache=cache)
+    except KitError as error:
+        raise fail(error) from None
+    typer.echo(f"report: {target.resolve()}")
 
 
 @app.command()
@@ -329,6 +344,8 @@ def deploy(
             from mlops_kit.local.demo import run_demo
 
             ok = run_demo(aws, assembly, progress=shown, verbose=verbose)
+            if ok:
+                typer.echo("\n".join(NEXT_STEPS))
         if keep:
             typer.echo(aws.keep_message())
     if not ok:
@@ -457,9 +474,5 @@ def destroy(
 
 
 def main() -> None:
-    """Console-script entry point."""
-    try:
-        app(prog_name="mlops-kit")
-    except KitError as error:  # raised below a command that did not catch it
-        typer.echo(f"error: {error}", err=True)
-        sys.exit(error.exit_code)
+    """Console-script entry point: every error, click's usage errors included, is one line."""
+    run_app(app)

@@ -164,6 +164,17 @@ def _embedded(resource_type: str, props: Mapping[str, Any], assembly: CloudAssem
     return value
 
 
+def embedded_document(resource_type: str, props: Mapping[str, Any], assembly: CloudAssembly) -> Any:
+    """A pipeline or state machine definition as parsed JSON (references as placeholders), else ``None``."""
+    value = flatten(_embedded(resource_type, props, assembly))
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return None
+    return value
+
+
 def _compare_resource(
     logical_id: str, old: Mapping[str, Any], new: Mapping[str, Any], region: str, assemblies: tuple[CloudAssembly, CloudAssembly]
 ) -> ResourceChange | None:

@@ -482,12 +482,6 @@ def run_demo(
             f"VERDICT: ok - {len(report.steps)} steps in {report.seconds:.1f} s; the model reached {metric}; "
             "v1 and v2 deployed to staging and production by the deploy flow"
         )
-        progress(
-            "next: `mlops-kit deploy --local --keep` keeps the embedded AWS (with the exports it prints); approve a "
-            "package with `aws sagemaker update-model-package --model-package-arn ARN --model-approval-status Approved`, "
-            "read the request on an SQS queue subscribed to the project's approval topic and run its `approve` command; "
-            "on AWS: `npx cdk deploy Project-<name>`"
-        )
     else:
         progress(f"VERDICT: FAILED at step {failed[0].number} ({failed[0].title}): {failed[0].detail}")
         progress("next: rerun with -v for every step and the per-stack tables; the moto log is kept with --keep")

@@ -21,6 +21,7 @@ import psutil
 import pytest
 
 from mlops_kit.app import build_app
+from mlops_kit.cli_support import NEXT_STEPS
 from mlops_kit.config import load_config
 from mlops_kit.local import DeployResult, EmbeddedAws, deploy_assembly, render_table
 from mlops_kit.local.demo import run_demo
@@ -242,6 +243,8 @@ def test_cli_deploy_local_demo_in_a_ci_like_environment(run: Run, platform_assem
         assert re.search(rf"^{stack}: done in ", finished.stdout, re.MULTILINE), stack
     assert len(re.findall(r"^VERDICT: ok", finished.stdout, re.MULTILINE)) == 1
     assert finished.stdout.count("sagemaker-events:") == 1  # each caveat said once
+    assert len(finished.stdout.splitlines()) < 100, len(finished.stdout.splitlines())  # synth adds ~15: the demo reads in < 120
+    assert finished.stdout.rstrip().endswith(NEXT_STEPS[-1]) and "  mlops-kit report " in finished.stdout
     port = re.search(r"embedded AWS on http://127\.0\.0\.1:(\d+)", finished.stdout)
     assert port, finished.stdout[:500]
     assert not _servers_on(port.group(1)), f"moto_server still listening on port {port.group(1)}"
