@@ -46,8 +46,8 @@ lint: setup  ## ruff and mypy over the package
 	$(BIN)/ruff check mlops_kit tests benchmarks
 	$(BIN)/mypy
 
-bench: setup  ## synth time and memory of the default app (benchmarks/README.md)
-	$(BIN)/python benchmarks/synth.py
+bench: setup  ## synth wall, CPU and tree memory at 1, 10 and 50 projects against a floor app (benchmarks/README.md)
+	$(BIN)/python benchmarks/scale.py
 
 image-tables: setup  ## regenerate mlops_kit/pipelines/image_uris.json from the installed SageMaker SDK
 	$(BIN)/python -c 'from mlops_kit.pipelines.images import write_tables; write_tables()'
