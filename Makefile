@@ -14,7 +14,7 @@ export CDK_DISABLE_CLI_TELEMETRY := true
 # Never probe the EC2 instance metadata service for credentials: nothing here calls real AWS.
 export AWS_EC2_METADATA_DISABLED := true
 
-.PHONY: help setup demo synth test test-fast lint bench clean
+.PHONY: help setup demo synth test test-fast lint bench image-tables clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -56,8 +56,11 @@ lint: setup  ## ruff and mypy over the package
 	$(BIN)/ruff check mlops_kit tests benchmarks
 	$(BIN)/mypy
 
-bench: setup  ## synth time and memory of the default app (benchmarks/README.md)
-	$(BIN)/python benchmarks/synth.py
+bench: setup  ## synth wall, CPU and tree memory at 1, 10 and 50 projects against a floor app (benchmarks/README.md)
+	$(BIN)/python benchmarks/scale.py
+
+image-tables: setup  ## regenerate mlops_kit/pipelines/image_uris.json from the installed SageMaker SDK
+	$(BIN)/python -c 'from mlops_kit.pipelines.images import write_tables; write_tables()'
 
 clean:  ## remove generated files (not the venv)
 	rm -rf cdk.out .cdk.out.* .pytest_cache

@@ -10,7 +10,7 @@ import aws_cdk as cdk
 from mlops_kit.config import KitConfig, load_config, projects_dir_of
 from mlops_kit.errors import KitError
 from mlops_kit.nag import apply_checks
-from mlops_kit.platform import add_platform
+from mlops_kit.platform import add_platform, add_project
 from mlops_kit.stacks.delivery import add_delivery
 
 
@@ -21,14 +21,24 @@ def environment(config: KitConfig) -> cdk.Environment | None:
 
 
 def build_app(
-    config: KitConfig, *, app: cdk.App | None = None, outdir: str | None = None, projects_dir: Path | None = None
+    config: KitConfig,
+    *,
+    app: cdk.App | None = None,
+    outdir: str | None = None,
+    projects_dir: Path | None = None,
+    project: str | None = None,
 ) -> cdk.App:
-    """Build every stack of the platform described by ``config`` into ``app``.
+    """Build every stack of the platform described by ``config`` into ``app``, or only ``project``'s stack.
 
-    ``projects_dir`` holds each project's seed code (``projects/<name>/steps``).
+    ``projects_dir`` holds each project's seed code (``projects/<name>/steps``). With
+    ``project`` the app holds ``Project-<project>`` alone, as a project team deploys it
+    (`cdk deploy Project-<name>` at App level, with the config's environment), under the same
+    cdk-nag packs; with delivery enabled the pipeline's own Synth step still builds every stage.
     """
     app = app or cdk.App(outdir=outdir)
-    if config.delivery.enabled:
+    if project is not None:
+        add_project(app, config, project, env=environment(config), projects_dir=projects_dir)
+    elif config.delivery.enabled:
         # The pipeline is the only way in: the platform's stacks live in its stages (one per
         # environment), not at App level, so `cdk deploy --all` cannot bypass it.
         add_delivery(app, config, projects_dir=projects_dir)
@@ -42,9 +52,12 @@ def main() -> int:
     """Entry point of ``app.py`` (the CDK CLI runs it): config errors exit 2 without a traceback."""
     app = cdk.App()
     config_path = Path(str(app.node.try_get_context("config") or "kit.yaml"))
+    # `-c project=NAME`: a project-scoped synth reads kit.yaml and that one project file only.
+    scoped = app.node.try_get_context("project")
+    project = str(scoped) if scoped else None
     try:
-        config = load_config(config_path)
-        build_app(config, app=app, projects_dir=projects_dir_of(config_path))
+        config = load_config(config_path, project=project)
+        build_app(config, app=app, projects_dir=projects_dir_of(config_path), project=project)
     except KitError as error:
         print(f"error: {error}", file=sys.stderr)
         return error.exit_code

@@ -108,17 +108,20 @@ def execution_policy(config: ConfigOption = DEFAULT_CONFIG) -> None:
     typer.echo(render(loaded.prefix), nl=False)
 
 
-def run_synth(config: Path, output: Path, *, quiet: bool = False) -> float:
+def run_synth(config: Path, output: Path, *, quiet: bool = False, project: str | None = None) -> float:
     """Synthesize with the real CDK CLI into a fresh folder, then swap it into ``output``.
 
     ``output`` is replaced only when synth succeeds, so a failed run leaves the last good
     cloud assembly untouched. ``quiet`` keeps the CLI's own output back unless it fails.
+    ``project`` builds that project's stack alone (``--context project=NAME``).
     """
     root = project_root(config)
     output = output if output.is_absolute() else root / output
     output.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".cdk.out.", dir=output.parent))
     command = [*cdk_command(root), *SYNTH_ARGS, "--output", str(staging), "--context", f"config={config.resolve()}"]
+    if project is not None:
+        command += ["--context", f"project={project}"]
     started = time.perf_counter()
     result = subprocess.run(
         command, cwd=root, env={**os.environ, "CDK_DISABLE_CLI_TELEMETRY": "true"}, check=False, capture_output=quiet, text=True
@@ -145,13 +148,17 @@ def synth(
     output: Annotated[Path, typer.Option("--output", "-o", help="Cloud assembly folder.")] = Path("cdk.out"),
     checks: Annotated[bool, typer.Option(help="Run cfn-lint and summarise cdk-nag after synth.")] = True,
     cache: Annotated[bool, typer.Option(help="Reuse cfn-lint findings of templates whose bytes did not change.")] = True,
+    project: Annotated[
+        str | None,
+        typer.Option(help="Build only this project's stack (Project-NAME); no other project file is read."),
+    ] = None,
 ) -> None:
     """Synthesize the platform with the CDK CLI, then run cdk-nag and cfn-lint over it."""
     try:
-        load_config(config)
+        load_config(config, project=project)
     except KitError as error:
         raise fail(error) from None
-    elapsed = run_synth(config, output)
+    elapsed = run_synth(config, output, project=project)
     assembly = output if output.is_absolute() else project_root(config) / output
     typer.echo(f"synthesized {assembly}/ in {elapsed:.1f} s")
     if checks:
@@ -283,7 +290,7 @@ def new_project(
     typer.echo("next steps:")
     typer.echo(f"  1. review {created.config_file} (owners, thresholds, budget alerts)")
     typer.echo(f"  2. run the seed tests:   .venv/bin/pytest {created.seed_folder}/tests")
-    typer.echo(f"  3. synthesize and check: npx cdk synth Project-{name}")
+    typer.echo(f"  3. synthesize and check: .venv/bin/mlops-kit synth --project {name}")
     typer.echo(f"  4. deploy:               npx cdk deploy Project-{name}")
 
 

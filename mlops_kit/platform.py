@@ -9,7 +9,7 @@ import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from mlops_kit.config import KitConfig
+from mlops_kit.config import KitConfig, ProjectConfig
 from mlops_kit.constructs.identity import boundary_name
 from mlops_kit.constructs.project_insight import TIER_TAG
 from mlops_kit.stacks.backbone import BackboneStack
@@ -77,23 +77,14 @@ def add_platform(
     )
     platform = Platform(backbone=backbone, shared_assets=shared)
     for project in config.projects:
-        stack = ProjectStack(
-            scope,
-            f"Project-{project.name}",
-            config=config,
-            project=project,
-            seed_folder=projects_dir / project.name if projects_dir else None,
-            env=env,
-            stack_name=f"{prefix}-project-{project.name}",
-            description=f"{prefix} MLOps platform, tier 3: AI project {project.name} ({project.template})",
-            termination_protection=termination_protection,
-        )
         # No stack dependency on the platform: the project reads tiers 1 and 2 through SSM
         # parameters only, so `cdk deploy Project-<name>` deploys that one stack and a project
         # team never redeploys the platform. A missing platform fails that deploy before any
         # change, naming the parameter: "Unable to fetch parameters [/<prefix>/platform/...]
         # from parameter store for this account" (CreateChangeSet ValidationError).
-        platform.projects[project.name] = stack
+        platform.projects[project.name] = _project_stack(
+            scope, config, project, env=env, termination_protection=termination_protection, projects_dir=projects_dir
+        )
     # Tier tags let the platform budget count Backbone and SharedAssets spend apart from projects'.
     tiers: tuple[tuple[cdk.Stack, str], ...] = ((backbone, "1"), (shared, "2"))
     for tier_stack, tier in tiers:
@@ -102,6 +93,47 @@ def add_platform(
         apply_boundary(dependent, prefix)
     tag(scope, config)
     return platform
+
+
+def _project_stack(
+    scope: Construct,
+    config: KitConfig,
+    project: ProjectConfig,
+    *,
+    env: cdk.Environment | None,
+    termination_protection: bool,
+    projects_dir: Path | None,
+) -> ProjectStack:
+    prefix = config.prefix
+    return ProjectStack(
+        scope,
+        f"Project-{project.name}",
+        config=config,
+        project=project,
+        seed_folder=projects_dir / project.name if projects_dir else None,
+        env=env,
+        stack_name=f"{prefix}-project-{project.name}",
+        description=f"{prefix} MLOps platform, tier 3: AI project {project.name} ({project.template})",
+        termination_protection=termination_protection,
+    )
+
+
+def add_project(
+    scope: Construct, config: KitConfig, name: str, *, env: cdk.Environment | None = None, projects_dir: Path | None = None
+) -> ProjectStack:
+    """Add only the stack of project ``name`` (from ``config.projects``) to ``scope``: a project-scoped synth.
+
+    The template is the one ``add_platform`` writes for that project (same construct path,
+    boundary and tags): a project stack reads tiers 1 and 2 through SSM parameters only, so
+    nothing else has to be built, and the cost does not grow with the number of projects.
+    """
+    matches = [project for project in config.projects if project.name == name]
+    if not matches:
+        raise ValueError(f"project {name!r} is not in the loaded configuration (load it with load_config(..., project=...))")
+    stack = _project_stack(scope, config, matches[0], env=env, termination_protection=False, projects_dir=projects_dir)
+    apply_boundary(stack, config.prefix)
+    tag(scope, config)
+    return stack
 
 
 def apply_boundary(stack: cdk.Stack, prefix: str) -> None:

@@ -20,6 +20,9 @@ EXERCISED = {
     ),
     ".venv/bin/pytest projects/churn/tests": "tests/cli/test_cli.py::test_seed_tests_of_a_new_project_pass",
     "npx cdk synth Project-churn": "tests/cli/test_cli.py::test_new_project_then_cdk_synth_is_nag_and_lint_clean",
+    ".venv/bin/mlops-kit synth --project churn": (
+        "tests/cli/test_project_synth.py::test_scoped_synth_ignores_a_broken_other_project_and_writes_only_its_stack"
+    ),
     ".venv/bin/mlops-kit projects": "tests/cli/test_cli.py::test_new_project_then_cdk_synth_is_nag_and_lint_clean",
     ".venv/bin/mlops-kit run-pipeline credit-risk --local": (
         "tests/local/test_run_pipeline_cli.py::test_runs_the_project_pipeline_in_the_embedded_aws"

@@ -8,7 +8,7 @@ from mlops_kit.config.backbone import INTERFACE_ENDPOINTS, PERSONAS
 from mlops_kit.config.delivery import DeliveryConfig
 from mlops_kit.config.loader import dotted, read_yaml
 from mlops_kit.config.model import KitConfig
-from mlops_kit.config.project import LONGEST_SUFFIX, MAX_SAGEMAKER_NAME, ProjectConfig
+from mlops_kit.config.project import LONGEST_SUFFIX, MAX_SAGEMAKER_NAME, ProjectConfig, project_name_problem
 from mlops_kit.config.validation import validate_document
 from mlops_kit.errors import ConfigError
 
@@ -92,8 +92,15 @@ def load_project(path: Path, prefix: str, delivery: DeliveryConfig | None = None
     return project
 
 
-def load_config(path: Path = DEFAULT_CONFIG, *, projects_dir: Path | None = None) -> KitConfig:
-    """Read and validate ``kit.yaml`` and every ``projects/*.yaml`` beside it."""
+def load_config(path: Path = DEFAULT_CONFIG, *, projects_dir: Path | None = None, project: str | None = None) -> KitConfig:
+    """Read and validate ``kit.yaml`` and every ``projects/*.yaml`` beside it, or only ``projects/<project>.yaml``.
+
+    With ``project`` (a project-scoped synth) no other project file is read, let alone
+    validated: a team's synth then costs the same with 1 or 500 projects, and another team's
+    broken file cannot stop it. Cross-project rules do not exist (the name is unique because it
+    is the file name), so validating one file alone loses no check; the platform's own synth
+    still validates them all.
+    """
     document = read_yaml(path)
     if not document.data:
         # A fully default platform synthesizes, so a truncated or emptied kit.yaml would go unnoticed.
@@ -102,6 +109,22 @@ def load_config(path: Path = DEFAULT_CONFIG, *, projects_dir: Path | None = None
         )
     config = validate_document(KitConfig, document)
     folder = projects_dir if projects_dir is not None else projects_dir_of(path)
-    files = sorted(folder.glob("*.yaml")) if folder.is_dir() else []
+    if project is not None:
+        files = [_project_file(folder, project)]
+    else:
+        files = sorted(folder.glob("*.yaml")) if folder.is_dir() else []
     projects = tuple(load_project(file, config.prefix, config.delivery) for file in files)
     return config.model_copy(update={"projects": projects})
+
+
+def _project_file(folder: Path, name: str) -> Path:
+    """``<folder>/<name>.yaml``, or a ConfigError that lists the project names there (file names only, none is read)."""
+    file = folder / f"{name}.yaml"
+    problem = project_name_problem(name)
+    if problem:
+        raise ConfigError(str(file), "project", f"got {name!r}: {problem}")
+    if file.is_file():
+        return file
+    known = sorted(candidate.stem for candidate in folder.glob("*.yaml")) if folder.is_dir() else []
+    allowed = f"one of {', '.join(known)}" if known else "none exists yet: create one with `mlops-kit new-project NAME`"
+    raise ConfigError(str(file), "project", f"no project named {name!r} here; a project is a file {folder}/<name>.yaml: {allowed}")

@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from functools import cache
 
 from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -72,17 +71,11 @@ STAGES = ("staging-and-production", "staging", "production")
 APPROVAL_TIMEOUT = Duration.days(7)
 
 
-@cache
 def model_monitor_image_by_region() -> dict[str, str]:
-    """The Model Monitor analyzer image per region, from the SDK's bundled table (no AWS call)."""
-    from mlops_kit.pipelines._sdk import offline_session
+    """The Model Monitor analyzer image per region (shipped data checked against the SDK, no AWS call)."""
+    from mlops_kit.pipelines.images import model_monitor_image_uri_by_region
 
-    with offline_session():
-        from sagemaker.core import image_uris
-
-        config = image_uris.config_for_framework("model-monitor")
-        registries = config["versions"][next(iter(config["versions"]))]["registries"]
-        return {region: image_uris.retrieve("model-monitor", region=region) for region in sorted(registries)}
+    return model_monitor_image_uri_by_region()
 
 
 class ModelDeployment(DeploymentSteps):

@@ -95,7 +95,7 @@ def test_schema_validates_the_shipped_config(workdir: Path) -> None:
 def test_new_project_then_cdk_synth_is_nag_and_lint_clean(workdir: Path) -> None:
     result = run("new-project", "churn", "--template", "tabular-training", "--owner", "arn:aws:iam::111122223333:role/Churn", cwd=workdir)
     assert result.returncode == 0, result.stderr
-    assert "npx cdk synth Project-churn" in result.stdout
+    assert "mlops-kit synth --project churn" in result.stdout
     assert (workdir / "projects" / "churn.yaml").is_file()
     assert (workdir / "projects" / "churn" / "steps" / "train.py").is_file()
 
