@@ -150,7 +150,25 @@ def test_pipeline_definition_is_json_with_every_token_resolved(app: cdk.App) -> 
     assert "${Token[" not in json.dumps(body)
     definition = json.loads(text)
     names = [step["Name"] for step in definition["Steps"]]
-    assert names[:3] == ["Preprocess", "Train", "Evaluate"]
+    assert names[:4] == ["Preprocess", "DataQualityBaseline", "Train", "Evaluate"]
+
+
+def test_the_synthesized_pipeline_registers_packages_with_their_baseline(app: cdk.App) -> None:
+    template = Template.from_stack(project_stack(app, "churn"))
+    pipeline = next(iter(template.find_resources("AWS::SageMaker::Pipeline").values()))
+    parts = pipeline["Properties"]["PipelineDefinition"]["PipelineDefinitionBody"]["Fn::Join"][1]
+    # The analyzer image comes from the stack's per-region mapping, like the scikit-learn image.
+    images = [part for part in parts if isinstance(part, dict) and "Fn::FindInMap" in part]
+    assert any(part["Fn::FindInMap"][0] == "MonitorImages" for part in images)
+    definition = json.loads("".join(part if isinstance(part, str) else "RESOLVED" for part in parts))
+    baseline = next(step for step in definition["Steps"] if step["Name"] == "DataQualityBaseline")
+    assert baseline["Type"] == "QualityCheck" and baseline["CheckType"] == "DATA_QUALITY"
+    gate = next(step for step in definition["Steps"] if step["Type"] == "Condition")
+    register = next(step for step in gate["Arguments"]["IfSteps"] if step["Type"] == "RegisterModel")
+    assert "DataQualityBaseline" in register["DependsOn"]
+    files = register["Arguments"]["DriftCheckBaselines"]["ModelDataQuality"]
+    assert files == register["Arguments"]["ModelMetrics"]["ModelDataQuality"]
+    assert [files[k]["S3Uri"]["Std:Join"]["Values"][-1] for k in ("Statistics", "Constraints")] == ["statistics.json", "constraints.json"]
 
 
 def test_deploy_flow_starts_on_approved_packages_of_its_own_group_only(app: cdk.App) -> None:
