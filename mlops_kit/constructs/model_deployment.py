@@ -161,6 +161,7 @@ class ModelDeployment(DeploymentSteps):
         }
 
         self.serverless_staging = deploys_staging and staging.endpoint_type == "serverless"
+        self.monitors_model_quality = deploys_production and production.monitoring and production.model_quality is not None
         definition: sfn.Chain = self._model_step()
         if self.serverless_staging:
             definition = definition.next(self._staging_model_step())

@@ -68,7 +68,6 @@ def model_quality_metric(endpoint: str, schedule: str, name: str, period: Durati
         dimensions_map={"Endpoint": endpoint, "MonitoringSchedule": schedule},
         statistic="Average",
         period=period,
-        label=name,
     )
 
 

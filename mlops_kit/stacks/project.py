@@ -529,9 +529,12 @@ class ProjectStack(Stack):
         # AWS documents network isolation for monitoring jobs as an option but not whether the
         # built-in analyzer image runs under it; rather than a monitor that may fail only on AWS,
         # it runs in the VPC (private subnets, endpoints) with KMS on volume and output.
+        findings = ["CreateDataQualityMonitoring/MonitoringJobDefinition/NetworkConfig/EnableNetworkIsolation"]
+        if deployment.monitors_model_quality:
+            findings.append("CreateModelQualityJobDefinition/NetworkConfig/EnableNetworkIsolation")
         suppress(
             deployment.state_machine, "KitSageMaker-MonitoringSecurity",
-            "The data-quality monitor runs in the VPC's private subnets with KMS on volume and output; AWS does not "
-            "document that the built-in analyzer image works under network isolation, so it is left off",
-            applies_to=["CreateDataQualityMonitoring/MonitoringJobDefinition/NetworkConfig/EnableNetworkIsolation"],
+            "The data- and model-quality monitors run in the VPC's private subnets with KMS on volume and output; AWS "
+            "does not document that the built-in analyzer image works under network isolation, so it is left off",
+            applies_to=findings,
         )

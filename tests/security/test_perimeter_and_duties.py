@@ -143,7 +143,7 @@ def test_alarms_may_publish_to_topics_encrypted_with_the_data_key(templates: dic
     keys = resources(templates["Backbone"], "AWS::KMS::Key")
     data_key = next(k for lid, k in keys.items() if "DataKey" in lid)
     statement = next(s for s in data_key["Properties"]["KeyPolicy"]["Statement"] if s.get("Sid") == "CloudWatchAlarmsOfThisAccountNotify")
-    assert statement["Principal"] == {"Service": ["cloudwatch.amazonaws.com", "budgets.amazonaws.com"]}
+    assert sorted(statement["Principal"]["Service"]) == ["budgets.amazonaws.com", "cloudwatch.amazonaws.com"]
 
 
 def test_people_use_the_data_key_only_through_s3_and_sagemaker(templates: dict[str, dict[str, Any]]) -> None:

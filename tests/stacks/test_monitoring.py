@@ -75,9 +75,11 @@ def test_the_dashboard_shows_drift_violations_latency_errors_and_runs_by_documen
     (dashboard,) = template.find_resources("AWS::CloudWatch::Dashboard").values()
     body = json.loads("".join(p if isinstance(p, str) else "REF" for p in dashboard["Properties"]["DashboardBody"]["Fn::Join"][1]))
     widgets = {w["properties"].get("title"): w["properties"] for w in body["widgets"]}
-    drift = json.dumps(widgets["Data quality: drift from the baseline, per feature"]["metrics"])
-    assert '{\\\\"aws/sagemaker/Endpoints/data-metrics\\\\",Endpoint,MonitoringSchedule}' in drift
-    assert f'Endpoint=\\\\"{ENDPOINT}\\\\" MetricName=feature_baseline_drift' in drift
+    (drift,) = widgets["Data quality: drift from the baseline, per feature"]["metrics"][0]
+    assert drift["expression"] == (
+        f'''SEARCH('{{"aws/sagemaker/Endpoints/data-metrics",Endpoint,MonitoringSchedule}} Endpoint="{ENDPOINT}" '''
+        "MetricName=feature_baseline_drift', 'Maximum', 3600)"
+    )
     assert "feature_non_null" in json.dumps(widgets["Data quality: completeness, per feature"]["metrics"])
     assert widgets["Monitoring violations (alarms)"]["alarms"]
     latency = json.dumps(widgets["Endpoint latency (p90, microseconds)"]["metrics"])
