@@ -5,7 +5,7 @@ is read from the account through boto3 (or from the embedded AWS with ``--endpoi
 
 1. **Each project's runtime resources**, which the deploy flow creates outside CloudFormation
    (``constructs/model_deployment.py``) and found by the names the flow gives them, all starting
-   with ``<prefix>-<project>-``: the data-quality monitoring schedule, the production
+   with ``<prefix>-<project>-``: the monitoring schedules (and model-quality job definitions), the production
    variant's scaling policy and scalable target, the staging and production endpoints (waited
    on until gone), their endpoint configs, then the models. Monitoring schedules and scalable
    targets go first because they point at the endpoint; configs and models last because
@@ -176,6 +176,15 @@ class Planner:
                                       _absent(partial(sm.describe_monitoring_schedule, MonitoringScheduleName=name))))
         except (ClientError, NotImplementedError) as error:
             self.notes.append(f"monitoring schedules of {project} could not be listed here ({error}); none deleted")
+        try:
+            # The flow's model-quality job definitions (<base>-mq-v<N>), after the schedules that name them.
+            for definition in _pages(sm, "list_model_quality_job_definitions", "JobDefinitionSummaries", NameContains=base):
+                name = definition["MonitoringJobDefinitionName"]
+                if owned(name, base, others):
+                    steps.append(Step("model-quality job definition", name, stack, partial(sm.delete_model_quality_job_definition, JobDefinitionName=name),
+                                      _absent(partial(sm.describe_model_quality_job_definition, JobDefinitionName=name))))
+        except (ClientError, NotImplementedError) as error:
+            self.notes.append(f"model-quality job definitions of {project} could not be listed here ({error}); none deleted")
         for target in _pages(scaling, "describe_scalable_targets", "ScalableTargets", ServiceNamespace="sagemaker"):
             resource = str(target["ResourceId"])
             endpoint_name = resource.split("/")[1] if resource.startswith("endpoint/") else ""

@@ -131,9 +131,67 @@ class DeployConfig(Section):
     production: ProductionConfig = Field(default_factory=ProductionConfig)
 
 
+# What a model-quality job publishes per problem type, and which way is worse: "below" for a
+# score, "above" for an error (https://docs.aws.amazon.com/sagemaker/latest/dg/model-monitor-model-quality-metrics.html).
+MODEL_QUALITY_METRICS: dict[str, dict[str, str]] = {
+    "BinaryClassification": {"accuracy": "below", "precision": "below", "recall": "below", "f1": "below", "auc": "below"},
+    "MulticlassClassification": {
+        "accuracy": "below", "weighted_precision": "below", "weighted_recall": "below", "weighted_f1": "below",
+    },
+    "Regression": {"mae": "above", "mse": "above", "rmse": "above", "r2": "below"},
+}
+
+
+def _feature_name(value: str) -> str:
+    # It becomes part of a CloudWatch metric name (feature_baseline_drift_<feature>, at most 255).
+    if not re.fullmatch(r"[A-Za-z0-9_.\-]{1,200}", value):
+        raise ValueError("allowed: a column name of letters, digits, '_', '.' or '-' (at most 200 characters)")
+    return value
+
+
+def _s3_prefix_uri(value: str) -> str:
+    if not re.fullmatch(r"s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[^\s]*)?", value):
+        raise ValueError("allowed: an S3 URI such as s3://bucket/ground-truth/")
+    return value
+
+
+FeatureName = Annotated[str, AfterValidator(_feature_name)]
+S3PrefixUri = Annotated[str, AfterValidator(_s3_prefix_uri)]
+
+
+class ModelQualityConfig(Section):
+    """Model-quality monitoring of the production endpoint: captured predictions merged with the
+    labels you upload to ``ground_truth_s3_uri`` (in Model Monitor's ground-truth format), an
+    alarm per metric of ``thresholds`` (a score below, or an error above, its bound)."""
+
+    ground_truth_s3_uri: S3PrefixUri = Field(description="Where the ground-truth records are uploaded (s3://bucket/prefix/).")
+    problem_type: Literal["BinaryClassification", "MulticlassClassification", "Regression"] = "BinaryClassification"
+    inference_attribute: str | None = Field(default=None, min_length=1, max_length=256, description="Where the prediction is in the endpoint's output (index or JSONPath).")
+    probability_attribute: str | None = Field(default=None, min_length=1, max_length=256)
+    probability_threshold: float | None = Field(default=None, ge=0, le=1, description="Probability above which the positive class is predicted.")
+    thresholds: dict[str, float] = Field(default_factory=dict, max_length=10, description="Metric -> alarm bound, e.g. {accuracy: 0.75}.")
+
+    @model_validator(mode="after")
+    def _metrics(self) -> Self:
+        allowed = MODEL_QUALITY_METRICS[self.problem_type]
+        for name in self.thresholds:
+            if name not in allowed:
+                raise FieldProblem(("thresholds", name), f"not a {self.problem_type} metric; allowed: {', '.join(allowed)}")
+        return self
+
+
 class MonitoringConfig(Section):
+    """Production monitoring: data quality against each approved package's own baseline,
+    model quality when configured, alarms to the project's notification topic."""
+
     enabled: bool = True
     schedule: Literal["hourly", "daily"] = "daily"
+    drift_features: list[FeatureName] = Field(
+        default_factory=list, max_length=10,
+        description="Features whose feature_baseline_drift_<feature> metric raises the drift alarm (CloudWatch allows 10 metrics an alarm).",
+    )
+    drift_threshold: float = Field(default=0.1, gt=0, le=1, description="Drift distance above which the alarm fires (the baseline's comparison_threshold).")
+    model_quality: ModelQualityConfig | None = None
 
 
 class BuildConfig(Section):

@@ -15,6 +15,8 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
+from mlops_kit.constructs.monitoring_alarms import ModelQualitySettings
+
 POLL_SECONDS = 60
 VARIANT = "AllTraffic"
 # Endpoint statuses that end a wait loop with a Fail state (DescribeEndpoint's EndpointStatus).
@@ -23,6 +25,10 @@ FAILED_STATUSES = ("OutOfService", "Failed", "UpdateRollbackFailed", "Deleting")
 # just-created config that is not visible yet, which SageMaker reports as a validation error.
 THROTTLED = ["SageMaker.ThrottlingException", "ThrottlingException"]
 NOT_YET_VISIBLE = ["SageMaker.AmazonSageMakerException", "SageMaker.ValidationException"]
+
+
+def _cron(schedule: str) -> str:
+    return "cron(0 * ? * * *)" if schedule == "hourly" else "cron(0 0 ? * * *)"
 
 
 @dataclass(frozen=True)
@@ -47,6 +53,9 @@ class ProductionSettings:
     rollout: str = "canary"
     monitoring: bool = True
     monitoring_schedule: str = "daily"
+    drift_features: tuple[str, ...] = ()
+    drift_threshold: float = 0.1
+    model_quality: ModelQualitySettings | None = None
 
 
 class DeploymentSteps(Construct):
@@ -58,6 +67,99 @@ class DeploymentSteps(Construct):
     _vpc: dict[str, object]
     _arns: dict[str, str]
     production_endpoint_name: str
+
+    @property
+    def data_quality_schedule_name(self) -> str:
+        return f"{self.production_endpoint_name}-data-quality"
+
+    @property
+    def model_quality_schedule_name(self) -> str:
+        return f"{self.production_endpoint_name}-model-quality"
+
+    def _job_network(self) -> dict[str, object]:
+        return {"EnableNetworkIsolation": False, "EnableInterContainerTrafficEncryption": True, "VpcConfig": self._vpc}
+
+    def _cluster(self) -> dict[str, object]:
+        return {"ClusterConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.large", "VolumeSizeInGB": 20, "VolumeKmsKeyId": self._key.key_arn}}
+
+    def _upsert_schedule(self, kind: str, name: str, config: dict[str, object]) -> sfn.Chain:
+        """Describe first (a later version finds the schedule there), then update, else create:
+        the error names of a failed describe differ between AWS SDK integrations, so none is
+        caught by name."""
+        create = self._retry(
+            self._call(
+                f"Create{kind}Monitoring", "sagemaker", "createMonitoringSchedule",
+                {"MonitoringScheduleName": name, "MonitoringScheduleConfig": config},
+                [self._arns["monitoring-schedule"]], result_path=sfn.JsonPath.DISCARD,
+            )
+        )
+        update = self._retry(
+            self._call(
+                f"Update{kind}Monitoring", "sagemaker", "updateMonitoringSchedule",
+                {"MonitoringScheduleName": name, "MonitoringScheduleConfig": config},
+                [self._arns["monitoring-schedule"]], result_path=sfn.JsonPath.DISCARD,
+            )
+        )
+        find = self._retry(
+            self._call(
+                f"Find{kind}Monitoring", "sagemaker", "describeMonitoringSchedule", {"MonitoringScheduleName": name},
+                [self._arns["monitoring-schedule"]], result_path=sfn.JsonPath.DISCARD,
+            )
+        )
+        done = sfn.Pass(self, f"{kind}MonitoringScheduled")
+        find.add_catch(create, errors=["States.TaskFailed"], result_path=sfn.JsonPath.DISCARD)
+        find.next(update)
+        create.next(done)
+        update.next(done)
+        return sfn.Chain.custom(find, [done], done)
+
+    def _model_quality(self, production: ProductionSettings, capture_bucket: s3.IBucket, image_uri: str) -> sfn.Chain:
+        """A job definition per version (definitions are immutable), then the schedule onto it."""
+        quality = production.model_quality
+        assert quality is not None
+        endpoint_input: dict[str, object] = {"EndpointName": self.production_endpoint_name, "LocalPath": "/opt/ml/processing/input/endpoint"}
+        for key, value in (
+            ("InferenceAttribute", quality.inference_attribute),
+            ("ProbabilityAttribute", quality.probability_attribute),
+            ("ProbabilityThresholdAttribute", quality.probability_threshold),
+        ):
+            if value is not None:
+                endpoint_input[key] = value
+        definition_name = sfn.JsonPath.format(f"{self._base}-mq-{{}}", self._version())
+        define = self._retry(
+            self._call(
+                "CreateModelQualityJobDefinition",
+                "sagemaker",
+                "createModelQualityJobDefinition",
+                {
+                    "JobDefinitionName": definition_name,
+                    "ModelQualityAppSpecification": {"ImageUri": image_uri, "ProblemType": quality.problem_type},
+                    "ModelQualityJobInput": {"EndpointInput": endpoint_input, "GroundTruthS3Input": {"S3Uri": quality.ground_truth_s3_uri}},
+                    "ModelQualityJobOutputConfig": {
+                        "KmsKeyId": self._key.key_arn,
+                        "MonitoringOutputs": [
+                            {"S3Output": {"S3Uri": f"s3://{capture_bucket.bucket_name}/monitoring/model-quality", "LocalPath": "/opt/ml/processing/output"}}
+                        ],
+                    },
+                    "JobResources": self._cluster(),
+                    "NetworkConfig": self._job_network(),
+                    "RoleArn": self._role.role_arn,
+                    "StoppingCondition": {"MaxRuntimeInSeconds": 3600},
+                },
+                [self._arns["model-quality-job-definition"]],
+                result_path=sfn.JsonPath.DISCARD,
+            )
+        )
+        schedule = self._upsert_schedule(
+            "ModelQuality",
+            self.model_quality_schedule_name,
+            {
+                "MonitoringType": "ModelQuality",
+                "MonitoringJobDefinitionName": definition_name,
+                "ScheduleConfig": {"ScheduleExpression": _cron(production.monitoring_schedule)},
+            },
+        )
+        return sfn.Chain.start(define).next(schedule)
 
     def _call(self, construct_id: str, service: str, action: str, parameters: dict[str, object], resources: list[str], **kwargs: object) -> tasks.CallAwsService:
         return tasks.CallAwsService(
@@ -225,67 +327,67 @@ class DeploymentSteps(Construct):
         return register.next(policy)
 
     def _monitoring(self, production: ProductionSettings, capture_bucket: s3.IBucket, image_uri: str) -> sfn.IChainable:
-        expression = "cron(0 * ? * * *)" if production.monitoring_schedule == "hourly" else "cron(0 0 ? * * *)"
-        create = self._call(
-            "CreateDataQualityMonitoring",
-            "sagemaker",
-            "createMonitoringSchedule",
-            {
-                "MonitoringScheduleName": f"{self.production_endpoint_name}-data-quality",
-                "MonitoringScheduleConfig": {
-                    "MonitoringType": "DataQuality",
-                    "ScheduleConfig": {"ScheduleExpression": expression},
-                    "MonitoringJobDefinition": {
-                        "MonitoringAppSpecification": {"ImageUri": image_uri},
-                        "MonitoringInputs": [
-                            {"EndpointInput": {"EndpointName": self.production_endpoint_name, "LocalPath": "/opt/ml/processing/input/endpoint"}}
-                        ],
-                        "MonitoringOutputConfig": {
-                            "KmsKeyId": self._key.key_arn,
-                            "MonitoringOutputs": [
-                                {
-                                    "S3Output": {
-                                        "S3Uri": f"s3://{capture_bucket.bucket_name}/monitoring/data-quality",
-                                        "LocalPath": "/opt/ml/processing/output",
-                                    }
-                                }
-                            ],
-                        },
-                        "MonitoringResources": {
-                            "ClusterConfig": {
-                                "InstanceCount": 1,
-                                "InstanceType": "ml.m5.large",
-                                "VolumeSizeInGB": 20,
-                                "VolumeKmsKeyId": self._key.key_arn,
-                            }
-                        },
-                        "NetworkConfig": {"EnableNetworkIsolation": False, "EnableInterContainerTrafficEncryption": True, "VpcConfig": self._vpc},
-                        "RoleArn": self._role.role_arn,
-                        "StoppingCondition": {"MaxRuntimeInSeconds": 3600},
-                    },
+        """The approved package's own baseline into the data-quality schedule: created for the
+        first version, updated (new ``BaselineConfig``) for every later one. A package that
+        carries no baseline gets no schedule: without statistics and constraints Model Monitor
+        reports no violations and publishes no drift metrics."""
+        name = self.data_quality_schedule_name
+        baseline = "$.package.DriftCheckBaselines.ModelDataQuality"
+        config: dict[str, object] = {
+            "MonitoringType": "DataQuality",
+            "ScheduleConfig": {"ScheduleExpression": _cron(production.monitoring_schedule)},
+            "MonitoringJobDefinition": {
+                "BaselineConfig": {
+                    "ConstraintsResource": {"S3Uri": sfn.JsonPath.string_at(f"{baseline}.Constraints.S3Uri")},
+                    "StatisticsResource": {"S3Uri": sfn.JsonPath.string_at(f"{baseline}.Statistics.S3Uri")},
                 },
+                "MonitoringAppSpecification": {"ImageUri": image_uri},
+                "MonitoringInputs": [
+                    {"EndpointInput": {"EndpointName": self.production_endpoint_name, "LocalPath": "/opt/ml/processing/input/endpoint"}}
+                ],
+                "MonitoringOutputConfig": {
+                    "KmsKeyId": self._key.key_arn,
+                    "MonitoringOutputs": [
+                        {
+                            "S3Output": {
+                                "S3Uri": f"s3://{capture_bucket.bucket_name}/monitoring/data-quality",
+                                "LocalPath": "/opt/ml/processing/output",
+                            }
+                        }
+                    ],
+                },
+                "MonitoringResources": self._cluster(),
+                "NetworkConfig": self._job_network(),
+                "RoleArn": self._role.role_arn,
+                "StoppingCondition": {"MaxRuntimeInSeconds": 3600},
             },
-            [self._arns["monitoring-schedule"]],
-            result_path=sfn.JsonPath.DISCARD,
-        )
-        # Describe first (a second version finds the schedule there): the error names of a
-        # failed create differ between AWS SDK integrations, so none is caught by name.
-        find = self._retry(
+        }
+        package = self._retry(
             self._call(
-                "FindDataQualityMonitoring",
+                "DescribeApprovedPackage",
                 "sagemaker",
-                "describeMonitoringSchedule",
-                {"MonitoringScheduleName": f"{self.production_endpoint_name}-data-quality"},
-                [self._arns["monitoring-schedule"]],
-                result_path=sfn.JsonPath.DISCARD,
+                "describeModelPackage",
+                {"ModelPackageName": sfn.JsonPath.string_at("$.detail.ModelPackageArn")},
+                [self._arns["model-package"]],
+                # The whole answer: a ResultSelector path that is missing (a package without
+                # baselines) is a States.Runtime error no Catch takes; the Choice tests it.
+                result_path="$.package",
             )
         )
-        self._retry(create)
-        already = sfn.Pass(self, "MonitoringAlreadyScheduled")
+        upsert = self._upsert_schedule("DataQuality", name, config)
         done = sfn.Pass(self, "MonitoringScheduled")
-        find.add_catch(create, errors=["States.TaskFailed"], result_path=sfn.JsonPath.DISCARD)
-        find.next(already)
-        create.next(done)
-        already.next(done)
-        return sfn.Chain.custom(find, [done], done)
-
+        upsert.next(done)
+        no_baseline = sfn.Pass(self, "NoBaselineToMonitor", comment="The package carries no DriftCheckBaselines.ModelDataQuality")
+        has_baseline = (
+            sfn.Choice(self, "PackageHasBaseline")
+            .when(
+                sfn.Condition.and_(
+                    sfn.Condition.is_present(f"{baseline}.Constraints.S3Uri"), sfn.Condition.is_present(f"{baseline}.Statistics.S3Uri")
+                ),
+                upsert,
+            )
+            .otherwise(no_baseline)
+        )
+        no_baseline.next(done)
+        package.next(has_baseline)
+        return sfn.Chain.custom(package, [done], done)

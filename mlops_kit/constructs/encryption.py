@@ -95,15 +95,16 @@ class PlatformKeys(Construct):
         key.add_to_resource_policy(statement)
 
     def allow_alarm_notifications(self, key: kms.IKey) -> None:
-        """CloudWatch alarms of this account publish to topics encrypted with ``key``.
+        """CloudWatch alarms and budgets of this account publish to topics encrypted with ``key``.
 
-        CloudWatch needs Decrypt and GenerateDataKey* on an encrypted SNS topic's key
-        (https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services).
+        A service that publishes to an encrypted SNS topic needs Decrypt and GenerateDataKey*
+        on its key (https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services);
+        the project's notification topic hears its alarms and its budget.
         """
         key.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="CloudWatchAlarmsOfThisAccountNotify",
-                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com"), iam.ServicePrincipal("budgets.amazonaws.com")],
                 actions=["kms:Decrypt", "kms:GenerateDataKey*"],
                 resources=["*"],
                 conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}},

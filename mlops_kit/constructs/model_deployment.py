@@ -10,7 +10,8 @@ integrations: no Lambda code, nothing to build, and every step visible in one ex
 Flow: approved package -> model -> staging endpoint -> in service and running the new config
 -> manual approval (SNS message with the task token) -> production endpoint (instances, data
 capture, canary or linear traffic shifting with alarm rollback) -> in service and running the
-new config -> autoscaling -> data-quality monitoring schedule.
+new config -> autoscaling -> data-quality monitoring schedule with the package's own baseline
+(``DriftCheckBaselines.ModelDataQuality`` -> ``BaselineConfig``).
 
 Facts from AWS this flow is built on:
 
@@ -59,6 +60,7 @@ from mlops_kit.constructs.deployment_steps import (
     StagingSettings,
 )
 from mlops_kit.constructs.model_registry import approval_event_pattern
+from mlops_kit.constructs.monitoring_alarms import PROBLEM_TYPES, MonitoringAlarms
 from mlops_kit.constructs.regional import regional_value
 from mlops_kit.errors import PropsError
 from mlops_kit.nag import suppress
@@ -116,6 +118,11 @@ class ModelDeployment(DeploymentSteps):
             raise PropsError("ModelDeployment", "staging.endpoint_type", f"got {staging.endpoint_type!r}; allowed: {', '.join(STAGING_TYPES)}")
         if production.rollout not in ("canary", "linear", "all-at-once"):
             raise PropsError("ModelDeployment", "production.rollout", f"got {production.rollout!r}; allowed: canary, linear, all-at-once")
+        if production.model_quality is not None and production.model_quality.problem_type not in PROBLEM_TYPES:
+            raise PropsError(
+                "ModelDeployment", "production.model_quality.problem_type",
+                f"got {production.model_quality.problem_type!r}; allowed: {', '.join(PROBLEM_TYPES)}",
+            )
         if production.max_instances < production.min_instances:
             raise PropsError("ModelDeployment", "production.max_instances", "must be at least production.min_instances")
         if len(f"{endpoint_base}-production") > 63:
@@ -142,9 +149,12 @@ class ModelDeployment(DeploymentSteps):
             "endpoint-config": arn("endpoint-config"),
             "endpoint": arn("endpoint"),
             "monitoring-schedule": arn("monitoring-schedule"),
+            "model-quality-job-definition": arn("model-quality-job-definition"),
+            "model-package": stack.format_arn(service="sagemaker", resource="model-package", resource_name=f"{model_package_group_name}/*"),
         }
 
         self.serverless_staging = deploys_staging and staging.endpoint_type == "serverless"
+        self.monitors_model_quality = deploys_production and production.monitoring and production.model_quality is not None
         definition: sfn.Chain = self._model_step()
         if self.serverless_staging:
             definition = definition.next(self._staging_model_step())
@@ -153,6 +163,7 @@ class ModelDeployment(DeploymentSteps):
                 self._deploy("Staging", self.staging_endpoint_name, self._staging_config(staging), deployment_config=None)
             )
         self.approval_topic: sns.Topic | None = None
+        self.monitoring_alarms: list[cloudwatch.Alarm] = []
         if deploys_production:
             definition = self._add_production(definition, production, capture_bucket)
         definition = definition.next(sfn.Succeed(self, "Deployed"))
@@ -203,21 +214,21 @@ class ModelDeployment(DeploymentSteps):
         self._wire_notifications(notify_emails)
 
     def _wire_notifications(self, emails: Sequence[str]) -> None:
-        """Approval requests and rollback alarms reach people: the addresses from config.
+        """Approval requests, rollback and monitoring alarms reach people: the addresses from config.
 
-        The rollback alarms also notify an alarm topic (its own, so that alarm messages
+        The rollback and monitoring alarms notify an alarm topic (its own, so that alarm messages
         never carry a task token); without addresses the topics exist for subscribers
         added later (approvers may ``sns:Subscribe``).
         """
         if self.approval_topic is None:
             return
         self.alarm_topic = sns.Topic(
-            self, "AlarmTopic", display_name=f"{self._base}: production rollback alarms", master_key=self._key, enforce_ssl=True
+            self, "AlarmTopic", display_name=f"{self._base}: production alarms and budget", master_key=self._key, enforce_ssl=True
         )
         for topic in (self.approval_topic, self.alarm_topic):
             for email in emails:
                 topic.add_subscription(subscriptions.EmailSubscription(email))
-        for alarm in (self.error_alarm, self.latency_alarm):
+        for alarm in (self.error_alarm, self.latency_alarm, *self.monitoring_alarms):
             alarm.add_alarm_action(cloudwatch_actions.SnsAction(self.alarm_topic))
             alarm.add_ok_action(cloudwatch_actions.SnsAction(self.alarm_topic))
 
@@ -298,6 +309,19 @@ class ModelDeployment(DeploymentSteps):
         definition = definition.next(self._autoscaling(production))
         if production.monitoring:
             definition = definition.next(self._monitoring(production, capture_bucket, monitor_image_uri))
+            if production.model_quality is not None:
+                definition = definition.next(self._model_quality(production, capture_bucket, monitor_image_uri))
+            self.monitoring_alarms = MonitoringAlarms(
+                self,
+                "MonitoringAlarms",
+                endpoint_name=self.production_endpoint_name,
+                data_quality_schedule=self.data_quality_schedule_name,
+                schedule=production.monitoring_schedule,
+                drift_features=production.drift_features,
+                drift_threshold=production.drift_threshold,
+                model_quality_schedule=self.model_quality_schedule_name if production.model_quality is not None else None,
+                model_quality_thresholds=production.model_quality.thresholds if production.model_quality is not None else None,
+            ).alarms
         return definition
 
 

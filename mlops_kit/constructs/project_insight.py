@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from aws_cdk import Duration
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_budgets as budgets
 from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_sns as sns
 from constructs import Construct
 
+from mlops_kit.constructs.monitoring_alarms import DATA_METRICS, DRIFT_PREFIX, MODEL_METRICS
 from mlops_kit.errors import PropsError
 
 PROJECT_TAG = "kit:project"
@@ -17,12 +20,60 @@ TIER_TAG = "kit:tier"
 PLATFORM_TIERS = ("1", "2", "shared-assets")
 
 
+def _search(namespace: str, endpoint: str, term: str, statistic: str, label: str) -> cloudwatch.MathExpression:
+    # Search expressions find the per-feature metrics whatever the features are; an unquoted
+    # term is a partial match (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/search-expression-syntax.html).
+    return cloudwatch.MathExpression(
+        expression=f'''SEARCH('{{"{namespace}",Endpoint,MonitoringSchedule}} Endpoint="{endpoint}" {term}', '{statistic}', 3600)''',
+        label=label,
+        period=Duration.hours(1),
+    )
+
+
+def _monitoring_widgets(endpoint: str, *, model_quality: bool, alarms: Sequence[cloudwatch.IAlarm]) -> list[cloudwatch.IWidget]:
+    """What Model Monitor publishes for the endpoint, under its documented names (``monitoring_alarms``)."""
+    widgets: list[cloudwatch.IWidget] = [
+        cloudwatch.GraphWidget(
+            title="Data quality: drift from the baseline, per feature",
+            left=[_search(DATA_METRICS, endpoint, f"MetricName={DRIFT_PREFIX.rstrip('_')}", "Maximum", "drift")],
+            width=12,
+        ),
+        cloudwatch.GraphWidget(
+            title="Data quality: completeness, per feature",
+            left=[_search(DATA_METRICS, endpoint, "MetricName=feature_non_null", "Minimum", "completeness")],
+            width=12,
+        ),
+    ]
+    if model_quality:
+        widgets.append(
+            cloudwatch.GraphWidget(
+                title="Model quality against ground truth",
+                left=[_search(MODEL_METRICS, endpoint, "", "Average", "model quality")],
+                width=12,
+            )
+        )
+    if alarms:
+        widgets.append(cloudwatch.AlarmStatusWidget(title="Monitoring violations (alarms)", alarms=list(alarms), width=12))
+    return widgets
+
+
 class ProjectDashboard(Construct):
     """Pipeline runs, endpoint latency and errors, and monitoring violations on one page."""
 
     def __init__(
-        self, scope: Construct, construct_id: str, *, dashboard_name: str, pipeline_name: str, endpoint_names: Sequence[str]
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        dashboard_name: str,
+        pipeline_name: str,
+        endpoint_names: Sequence[str],
+        monitored_endpoint: str | None = None,
+        model_quality: bool = False,
+        alarms: Sequence[cloudwatch.IAlarm] = (),
     ) -> None:
+        """``monitored_endpoint`` (default: none) adds the Model Monitor widgets: per-feature drift
+        and completeness, model quality when ``model_quality``, and the state of ``alarms``."""
         super().__init__(scope, construct_id)
         period = Duration.minutes(5)
 
@@ -68,22 +119,8 @@ class ProjectDashboard(Construct):
                     width=12,
                 )
             )
-            widgets.append(
-                cloudwatch.GraphWidget(
-                    title="Data-quality monitoring: baseline drift",
-                    left=[
-                        cloudwatch.MathExpression(
-                            expression=(
-                                "SEARCH('{aws/sagemaker/Endpoints/data-metrics,Endpoint,MonitoringSchedule} "
-                                f"Endpoint=\"{endpoint_names[-1]}\" MetricName=\"feature_baseline_drift\"', 'Maximum', 3600)"
-                            ),
-                            label="drift",
-                            period=Duration.hours(1),
-                        )
-                    ],
-                    width=12,
-                )
-            )
+        if monitored_endpoint is not None:
+            widgets += _monitoring_widgets(monitored_endpoint, model_quality=model_quality, alarms=alarms)
         self.dashboard = cloudwatch.Dashboard(self, "Resource", dashboard_name=dashboard_name, widgets=[widgets])
 
 
@@ -92,7 +129,11 @@ class MonthlyBudget(Construct):
 
     ``tag_values`` maps a tag key to the values whose spend counts (any of them). Activate those
     keys as cost-allocation tags once per payer account, or the budget sees no spend. Alerts go
-    to ``alert_emails`` when actual or forecast spend passes ``alert_at_percent``. The first two
+    to ``alert_emails`` and ``alert_topic`` (the project's notification topic, which Budgets may
+    publish to through its resource policy) when actual or forecast spend passes
+    ``alert_at_percent``; a notification takes at most 10 e-mail subscribers and one SNS
+    subscriber (https://docs.aws.amazon.com/aws-cost-management/latest/APIReference/API_budgets_Subscriber.html,
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-budgets-budget.html). The first two
     budgets of an account are free, each further one $0.02 a day
     (https://docs.aws.amazon.com/cost-management/latest/userguide/budgets-managing-costs.html).
     """
@@ -107,13 +148,27 @@ class MonthlyBudget(Construct):
         alert_emails: Sequence[str],
         alert_at_percent: int,
         tag_values: Mapping[str, Sequence[str]],
+        alert_topic: sns.ITopic | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         if monthly_limit_usd <= 0:
             raise PropsError(type(self).__name__, "monthly_limit_usd", f"got {monthly_limit_usd}; must be more than 0")
+        if len(alert_emails) > 10:
+            raise PropsError(type(self).__name__, "alert_emails", f"got {len(alert_emails)}; a budget notification takes at most 10 e-mail subscribers")
         notifications = []
-        if alert_emails:
-            subscribers = [budgets.CfnBudget.SubscriberProperty(subscription_type="EMAIL", address=a) for a in alert_emails]
+        subscribers = [budgets.CfnBudget.SubscriberProperty(subscription_type="EMAIL", address=a) for a in alert_emails]
+        if alert_topic is not None:
+            subscribers.append(budgets.CfnBudget.SubscriberProperty(subscription_type="SNS", address=alert_topic.topic_arn))
+            alert_topic.add_to_resource_policy(
+                iam.PolicyStatement(
+                    sid="BudgetsPublish",
+                    principals=[iam.ServicePrincipal("budgets.amazonaws.com")],
+                    actions=["sns:Publish"],
+                    resources=[alert_topic.topic_arn],
+                    conditions={"StringEquals": {"aws:SourceAccount": Stack.of(self).account}},
+                )
+            )
+        if subscribers:
             for kind in ("ACTUAL", "FORECASTED"):
                 notifications.append(
                     budgets.CfnBudget.NotificationWithSubscribersProperty(
@@ -153,6 +208,7 @@ class ProjectBudget(MonthlyBudget):
         monthly_limit_usd: float,
         alert_emails: Sequence[str],
         alert_at_percent: int,
+        alert_topic: sns.ITopic | None = None,
     ) -> None:
         super().__init__(
             scope,
@@ -162,4 +218,5 @@ class ProjectBudget(MonthlyBudget):
             alert_emails=alert_emails,
             alert_at_percent=alert_at_percent,
             tag_values={PROJECT_TAG: [project_name]},
+            alert_topic=alert_topic,
         )

@@ -41,7 +41,9 @@ def run_training(aws: Any, facts: dict[str, Any], progress: Callable[[str], None
         progress=lambda line: progress(f"          {line.strip()}"),
     )
     facts["pipeline_caveats"] = list(run.caveats)
-    if not run.ok or not run.model_package_arn:
+    # The DataQualityBaseline step runs AWS's analyzer image, which does not run here: the
+    # runner reports it NotRun and the package still registers its baseline's URIs.
+    if not run.ok_but_checks or not run.model_package_arn:
         failed = [f"{s.name} {s.status}: {s.detail}" for s in run.steps if s.status != "Succeeded" and s.status != "Skipped"]
         raise CheckFailed(f"pipeline run {run.status}: {'; '.join(failed) or run.failure_reason or 'no package registered'}")
     sm, s3 = aws.client("sagemaker"), aws.client("s3")
@@ -51,14 +53,31 @@ def run_training(aws: Any, facts: dict[str, Any], progress: Callable[[str], None
     size = s3.head_object(Bucket=bucket, Key=key)["ContentLength"]
     if not key.endswith("model.tar.gz") or size == 0:
         raise CheckFailed(f"the package's ModelDataUrl {model_url} is not a model.tar.gz with content ({size} bytes)")
+    baseline = place_fixture_baseline(s3, package)
     metric = facts.get("metric_name", "accuracy")
-    facts.update(package=run.model_package_arn, model_url=model_url, metrics=dict(run.metrics), image=package["InferenceSpecification"]["Containers"][0]["Image"])
+    facts.update(baseline=package.get("DriftCheckBaselines"), package=run.model_package_arn, model_url=model_url, metrics=dict(run.metrics), image=package["InferenceSpecification"]["Containers"][0]["Image"])
     value = run.metrics.get(metric)
     return (
         f"{len(run.steps)} steps {run.status} in {run.seconds:.1f} s; {metric} {value if value is not None else '?'} "
         f"({run.gate}); {run.model_package_arn.split('/', 1)[-1]} {package['ModelApprovalStatus']}, "
-        f"model.tar.gz {size} bytes"
+        f"model.tar.gz {size} bytes; {baseline}"
     )
+
+
+FIXTURE_BASELINE = {kind: Path(__file__).with_name(f"fixture_baseline_{kind.lower()}.json") for kind in ("Statistics", "Constraints")}
+
+
+def place_fixture_baseline(s3: Any, package: dict[str, Any]) -> str:
+    """Put the shipped fixture baseline (precomputed, in Model Monitor's format; not computed by
+    this run) where the package's DriftCheckBaselines point, since the analyzer did not run."""
+    files = (package.get("DriftCheckBaselines") or {}).get("ModelDataQuality") or {}
+    if set(files) != set(FIXTURE_BASELINE):
+        raise CheckFailed(f"the package registers no data-quality baseline (DriftCheckBaselines: {package.get('DriftCheckBaselines')})")
+    for kind, path in FIXTURE_BASELINE.items():
+        bucket, _, key = files[kind]["S3Uri"].removeprefix("s3://").partition("/")
+        s3.put_object(Bucket=bucket, Key=key, Body=path.read_bytes(), ContentType="application/json")
+    folder = files["Statistics"]["S3Uri"].rsplit("/", 1)[0]
+    return f"baseline registered ({folder}/), fixture files placed there: the analyzer step does not run locally"
 
 
 def pending_starts_nothing(clients: Clients, facts: dict[str, Any]) -> str:
@@ -119,11 +138,17 @@ def approve_production(clients: Clients, facts: dict[str, Any], *, label: str) -
     schedules = clients("sagemaker").list_monitoring_schedules(EndpointName=facts["production_endpoint"])["MonitoringScheduleSummaries"]
     if not targets or not schedules:
         raise CheckFailed(f"{len(targets)} scalable target(s), {len(schedules)} monitoring schedule(s) for {facts['production_endpoint']}")
+    schedule = clients("sagemaker").describe_monitoring_schedule(MonitoringScheduleName=schedules[0]["MonitoringScheduleName"])
+    baseline = schedule["MonitoringScheduleConfig"]["MonitoringJobDefinition"].get("BaselineConfig", {})
+    expected = (facts.get("baseline") or {}).get("ModelDataQuality", {})
+    if baseline.get("StatisticsResource", {}).get("S3Uri") != expected.get("Statistics", {}).get("S3Uri"):
+        raise CheckFailed(f"the monitoring schedule's BaselineConfig {baseline} is not the package's baseline {expected}")
     facts[f"production_{label}"] = production
     facts[f"run_{label}"] = run
     return (
         f"SUCCEEDED: {facts['production_endpoint']} InService on {production['config']} (live config checked), "
-        f"autoscaling {targets[0]['MinCapacity']}-{targets[0]['MaxCapacity']}, monitoring {schedules[0]['MonitoringScheduleStatus']}"
+        f"autoscaling {targets[0]['MinCapacity']}-{targets[0]['MaxCapacity']}, monitoring {schedules[0]['MonitoringScheduleStatus']} "
+        "against the package's baseline"
     )
 
 
@@ -140,6 +165,8 @@ def register_second_version(clients: Clients, facts: dict[str, Any]) -> str:
         ModelPackageDescription="mlops-kit demo v2: v1's trained model, registered again after new data arrived",
         ModelApprovalStatus="PendingManualApproval",
         CustomerMetadataProperties={"data": f"s3://{facts['bucket']}/{key}"},
+        # v1's artifact, so v1's baseline (the demo's fixture files) comes with it.
+        **({"DriftCheckBaselines": facts["baseline"]} if facts.get("baseline") else {}),
         InferenceSpecification={
             "Containers": [{"Image": facts["image"], "ModelDataUrl": facts["model_url"]}],
             "SupportedContentTypes": ["text/csv"],

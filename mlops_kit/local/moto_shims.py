@@ -17,8 +17,11 @@ prints once:
                         to no boto3 client (boto3 calls it ``application-autoscaling``).
 ``update-endpoint``     moto has no ``UpdateEndpoint``: here it switches the endpoint to the new
                         config in place (same ARN and creation time, the update path of the flow).
-``monitoring``          moto has no monitoring schedules: Create/Describe/List/Delete keep them in
+``monitoring``          moto has no monitoring schedules: Create/Describe/List/Update/Delete keep them in
                         the SageMaker backend (nothing is ever run on the schedule).
+``sdk-timestamps``      moto's ASL interpreter keeps an aws-sdk task's answer with Python datetimes
+                        (CreationTime, ...), which its DescribeExecution cannot serialize; AWS puts
+                        timestamps in the state as ISO strings. Here they become ISO strings.
 ``model-exists``        moto's ``CreateModel`` overwrites a model of the same name; AWS refuses it
                         ("Cannot create already existing model"), which the flow's duplicate
                         guard relies on.
@@ -39,6 +42,7 @@ SHIMS: dict[str, str] = {
     "update-endpoint": "SageMaker UpdateEndpoint switches an endpoint to a new config in place",
     "monitoring": "SageMaker monitoring schedules are recorded (never run)",
     "model-exists": "SageMaker CreateModel refuses an existing name, as AWS does",
+    "sdk-timestamps": "timestamps in aws-sdk task results are ISO strings in the execution's state",
 }
 
 STATE_CHANGE = "SageMaker Model Package State Change"
@@ -153,6 +157,32 @@ def _stepfunctions_targets() -> None:
 
 
 # -- autoscaling-name ------------------------------------------------------------------------
+def _json_safe(value: Any) -> Any:
+    from datetime import datetime
+
+    if isinstance(value, dict):
+        return {key: _json_safe(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_json_safe(item) for item in value]
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+def _sdk_timestamps() -> None:
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_aws_sdk import (
+        StateTaskServiceAwsSdk,
+    )
+
+    original = StateTaskServiceAwsSdk._eval_service_task
+
+    def _eval_service_task(self: Any, env: Any, *args: Any, **kwargs: Any) -> Any:
+        result = original(self, env, *args, **kwargs)
+        if env.stack:
+            env.stack[-1] = _json_safe(env.stack[-1])
+        return result
+
+    StateTaskServiceAwsSdk._eval_service_task = _eval_service_task  # type: ignore[method-assign]
+
+
 def _autoscaling_name() -> None:
     from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service import (
         StateTaskService,
@@ -242,6 +272,21 @@ def _list_monitoring_schedules(self: Any) -> Any:
     return ActionResult({"MonitoringScheduleSummaries": summaries})
 
 
+def _update_monitoring_schedule(self: Any) -> Any:
+    """A new version's deployment points the schedule at its own baseline: the config is replaced."""
+    from moto.core.responses import ActionResult
+    from moto.core.utils import utcnow
+
+    backend = _sagemaker_backend(self)
+    name = self._get_param("MonitoringScheduleName")
+    schedule = _schedules(backend).get(name)
+    if schedule is None:
+        raise _validation(f"Monitoring schedule {name} not found")
+    schedule["MonitoringScheduleConfig"] = self._get_param("MonitoringScheduleConfig") or {}
+    schedule["LastModifiedTime"] = utcnow()
+    return ActionResult({"MonitoringScheduleArn": schedule["MonitoringScheduleArn"]})
+
+
 def _delete_monitoring_schedule(self: Any) -> Any:
     from moto.core.responses import EmptyResult
 
@@ -261,6 +306,7 @@ def _sagemaker_gaps() -> None:
         "create_monitoring_schedule": _create_monitoring_schedule,
         "describe_monitoring_schedule": _describe_monitoring_schedule,
         "list_monitoring_schedules": _list_monitoring_schedules,
+        "update_monitoring_schedule": _update_monitoring_schedule,
         "delete_monitoring_schedule": _delete_monitoring_schedule,
     }
     for action, handler in handlers.items():
@@ -285,6 +331,7 @@ def install() -> None:
     _package_events()
     _stepfunctions_targets()
     _autoscaling_name()
+    _sdk_timestamps()
     _sagemaker_gaps()
     _installed = True
 

@@ -26,8 +26,13 @@ A step's statuses: ``Succeeded``, ``Failed``, ``NotRun`` (cannot run locally, ne
 that did not run, or the run stopped at a failure first) and ``Skipped`` (the branch of a
 condition that was not taken). As on SageMaker the run stops at the first failed step. A
 step that needs a ``NotRun`` step is ``NotRun`` too: its inputs were never produced, so
-nothing after it can be trusted. The run's status is ``Failed`` when a step failed,
-``Incomplete`` when no step failed but one did not run, else ``Succeeded``.
+nothing after it can be trusted. One exception: a step that waits for a ``NotRun`` check step
+(QualityCheck, ClarifyCheck) only through ``DependsOn``, reading none of its properties, still
+runs: the order exists so that on SageMaker the check's files are written first, and the run
+reads nothing from them (the tabular template registers its baseline's URIs this way; the demo
+puts a fixture baseline there). The run's status is ``Failed`` when a step failed,
+``Incomplete`` when no step failed but one did not run, else ``Succeeded``; ``ok_but_checks``
+also accepts a run whose only steps not run are check steps.
 
 Public API (kept stable for the demo)::
 
@@ -70,6 +75,8 @@ MOTO_CAVEAT = (
     "status; the step statuses here are the runner's own record"
 )
 RUNS_LOCALLY = ("Processing", "Training", "Transform", "Condition", "Fail", "RegisterModel", "Model")
+# Steps of AWS's own analyzer images (Model Monitor, Clarify): never run locally.
+CHECK_STEPS = ("QualityCheck", "ClarifyCheck")
 
 
 @dataclass
@@ -98,6 +105,16 @@ class PipelineRun:
     def ok(self) -> bool:
         return self.status == "Succeeded"
 
+    @property
+    def checks_not_run(self) -> list[str]:
+        return [step.name for step in self.steps if step.status == "NotRun" and step.type in CHECK_STEPS]
+
+    @property
+    def ok_but_checks(self) -> bool:
+        """Succeeded, or Incomplete only because check steps (AWS analyzer images) did not run."""
+        not_run = [step.name for step in self.steps if step.status == "NotRun"]
+        return self.ok or (self.status == "Incomplete" and not_run == self.checks_not_run)
+
     def step(self, name: str) -> StepRun:
         return next(step for step in self.steps if step.name == name)
 
@@ -107,6 +124,7 @@ class _Node:
     spec: dict[str, Any]
     needs: set[str]
     branch: tuple[str, bool] | None  # (condition step, the outcome that runs it)
+    orders: frozenset[str] = frozenset()  # DependsOn names whose properties it never reads
 
 
 def _quiet(_line: str) -> None:
@@ -165,7 +183,11 @@ def run_pipeline(
         if run.status == "Failed":
             record.detail = f"the run stopped at {run.failure_reason.split(':', 1)[0]}"
             continue
-        blocked = sorted(need for need in node.needs if run.step(need).status in ("NotRun", "Skipped"))
+        blocked = sorted(
+            need for need in node.needs
+            if run.step(need).status in ("NotRun", "Skipped")
+            and not (need in node.orders and run.step(need).type in CHECK_STEPS and run.step(need).status == "NotRun")
+        )
         if node.branch and node.branch[0] in outcomes and outcomes[node.branch[0]] != node.branch[1]:
             record.status, record.detail = "Skipped", f"{node.branch[0]} took the other branch"
         elif blocked:
@@ -299,10 +321,11 @@ def _graph(definition: Mapping[str, Any]) -> dict[str, _Node]:
             arguments = spec.get("Arguments", {})
             # A condition waits for what its conditions read, not for its branches' inputs.
             reads = arguments.get("Conditions", []) if spec.get("Type") == "Condition" else arguments
-            needs = set(spec.get("DependsOn", [])) | step_references(reads)
+            references = step_references(reads)
+            needs = set(spec.get("DependsOn", [])) | references
             if branch:
                 needs.add(branch[0])
-            nodes[spec["Name"]] = _Node(spec, needs, branch)
+            nodes[spec["Name"]] = _Node(spec, needs, branch, frozenset(set(spec.get("DependsOn", [])) - references))
             if spec.get("Type") == "Condition":
                 add(spec.get("Arguments", {}).get("IfSteps", []), (spec["Name"], True))
                 add(spec.get("Arguments", {}).get("ElseSteps", []), (spec["Name"], False))

@@ -5,9 +5,11 @@ Arguments arrive validated, with CDK tokens already swapped for placeholders.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
+from sagemaker.core.model_monitor.dataset_format import DatasetFormat
 from sagemaker.core.processing import ScriptProcessor
 from sagemaker.core.shapes import (
     MetricDefinition,
@@ -37,6 +39,8 @@ from sagemaker.mlops.workflow import (
     SageMakerJobStepRetryPolicy,
     TrainingStep,
 )
+from sagemaker.mlops.workflow.check_job_config import CheckJobConfig
+from sagemaker.mlops.workflow.quality_check_step import DataQualityCheckConfig, QualityCheckStep
 from sagemaker.train.model_trainer import ModelTrainer
 
 from mlops_kit.pipelines import _common
@@ -73,6 +77,8 @@ class Settings:
     security_groups: list[str]
     isolate: bool
     cache_expire_after: str
+    # The Model Monitor analyzer image (a placeholder for a CDK token); empty: no baseline step.
+    monitor_image: str = ""
 
 
 def build(settings: Settings) -> str:
@@ -93,9 +99,15 @@ def build(settings: Settings) -> str:
         property_file=report,
         json_path=f"binary_classification_metrics.{settings.metric_name}.value",
     )
+    baseline = _baseline_step(settings, preprocess) if settings.monitor_image else None
     register = _common.register_model_step(
-        template.STEP_REGISTER, _register_request(settings, train, evaluate)
+        template.STEP_REGISTER, _register_request(settings, train, evaluate, with_baseline=baseline is not None)
     )
+    if baseline is not None:
+        # Ordering only: the package names the baseline's files by URI, so it is registered
+        # after the analyzer wrote them (and locally, where the analyzer does not run, the
+        # runner still registers: the demo supplies a fixture baseline at those URIs).
+        register.add_depends_on([baseline])
     fail = FailStep(
         name=template.STEP_FAIL,
         error_message=Join(
@@ -116,14 +128,69 @@ def build(settings: Settings) -> str:
     pipeline = Pipeline(
         name=settings.pipeline_name,
         parameters=[input_data, processing_type, training_type],
-        steps=[preprocess, train, evaluate, gate],
+        steps=[preprocess, *([baseline] if baseline is not None else []), train, evaluate, gate],
         sagemaker_session=settings.session,
         # No SageMaker Experiments trial per run: it is not needed for lineage, and
         # tracking belongs to the shared assets tier.
         pipeline_experiment_config=None,
     )
     definition: str = pipeline.definition()
+    if baseline is not None:
+        definition = _fix_baseline_request(definition, settings)
     return definition
+
+
+def _fix_baseline_request(definition: str, settings: Settings) -> str:
+    """Two gaps of the SDK's QualityCheckStep: it looks the analyzer image up for the session's
+    pinned region (the caller's, a per-region CDK mapping, replaces it, as for every other image
+    of the template), and it puts its NetworkConfig object into the request unserialized, so the
+    step gets the request form of the template's own processing network here."""
+    document = json.loads(definition)
+    step = next(step for step in document["Steps"] if step["Name"] == template.STEP_BASELINE)
+    arguments = step["Arguments"]
+    if arguments["AppSpecification"]["ImageUri"] != _analyzer_image(settings.session):
+        raise AssertionError("the SDK's QualityCheckStep names another analyzer image than image_uris reports")
+    arguments["AppSpecification"]["ImageUri"] = settings.monitor_image
+    network = _common.processing_network(settings.subnets, settings.security_groups, settings.isolate)
+    arguments["NetworkConfig"] = network._to_request_dict()
+    return json.dumps(document)
+
+
+def _analyzer_image(session: Any) -> str:
+    from sagemaker.core import image_uris
+
+    uri: str = image_uris.retrieve("model-monitor", region=session.boto_region_name)
+    return uri
+
+
+def _baseline_step(settings: Settings, preprocess: ProcessingStep) -> QualityCheckStep:
+    """The SDK's QualityCheckStep (AWS's analyzer image): statistics.json and constraints.json
+    of the training split, written to ``<run>/baseline/``; skip_check with
+    register_new_baseline, since there is no earlier baseline to check a first model against."""
+    config = DataQualityCheckConfig(
+        baseline_dataset=_split_uri(preprocess, "train"),
+        dataset_format=DatasetFormat.csv(header=True),
+        output_s3_uri=_output_uri(settings, template.BASELINE_FOLDER),
+    )
+    job = CheckJobConfig(
+        role=settings.role,
+        instance_type=settings.processing_instance_type,
+        volume_size_in_gb=20,
+        volume_kms_key=settings.kms,
+        output_kms_key=settings.kms,
+        max_runtime_in_seconds=settings.max_runtime_seconds,
+        base_job_name="baseline",
+        sagemaker_session=settings.session,
+        # NetworkConfig is added to the request afterwards (_fix_baseline_request).
+    )
+    return QualityCheckStep(
+        name=template.STEP_BASELINE,
+        quality_check_config=config,
+        check_job_config=job,
+        skip_check=True,
+        register_new_baseline=True,
+        cache_config=_common.cache_config(settings.cache_expire_after),
+    )
 
 
 def _output_uri(settings: Settings, *parts: str) -> Join:
@@ -286,8 +353,19 @@ def _evaluate_step(
     )
 
 
-def _register_request(settings: Settings, train: TrainingStep, evaluate: ProcessingStep) -> dict[str, Any]:
-    """``CreateModelPackage``: a version in the group, waiting for a person to approve it."""
+def baseline_files(settings: Settings) -> dict[str, Any]:
+    """The baseline as a package carries it: Model Monitor's statistics and constraints files."""
+    return {
+        kind: {"ContentType": "application/json", "S3Uri": _output_uri(settings, template.BASELINE_FOLDER, f"{kind.lower()}.json")}
+        for kind in ("Statistics", "Constraints")
+    }
+
+
+def _register_request(
+    settings: Settings, train: TrainingStep, evaluate: ProcessingStep, *, with_baseline: bool
+) -> dict[str, Any]:
+    """``CreateModelPackage``: a version in the group, waiting for a person to approve it, with
+    its own data-quality baseline (DriftCheckBaselines, read by the deploy flow's schedule)."""
     report_uri = Join(
         on="/",
         values=[
@@ -313,7 +391,9 @@ def _register_request(settings: Settings, train: TrainingStep, evaluate: Process
         },
         "ModelMetrics": {
             "ModelQuality": {"Statistics": {"ContentType": "application/json", "S3Uri": report_uri}},
+            **({"ModelDataQuality": baseline_files(settings)} if with_baseline else {}),
         },
+        **({"DriftCheckBaselines": {"ModelDataQuality": baseline_files(settings)}} if with_baseline else {}),
         "Domain": "MACHINE_LEARNING",
         "Task": "CLASSIFICATION",
         "CustomerMetadataProperties": {

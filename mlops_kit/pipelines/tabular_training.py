@@ -6,6 +6,17 @@ Steps, in order::
     writes evaluation.json) -> CheckQuality (Condition: metric >= threshold)
         if true:  RegisterModel (RegisterModel, PendingManualApproval, with metrics)
         else:     QualityGateFailed (Fail)
+    Preprocess -> DataQualityBaseline (QualityCheck, with ``monitor_image_uri``), before RegisterModel
+
+The baseline is the SDK's ``QualityCheckStep`` (a processing job of AWS's Model Monitor
+analyzer image, not a script of ours) over the training split: ``statistics.json`` and
+``constraints.json`` in Model Monitor's documented format
+(https://docs.aws.amazon.com/sagemaker/latest/dg/model-monitor-byoc-statistics.html,
+https://docs.aws.amazon.com/sagemaker/latest/dg/model-monitor-byoc-constraints.html), under
+``<run>/baseline/``. The package registers them as ``DriftCheckBaselines.ModelDataQuality``
+and ``ModelMetrics.ModelDataQuality``, so every version carries its own baseline; the deploy
+flow reads it back into the monitoring schedule's ``BaselineConfig``
+(https://docs.aws.amazon.com/sagemaker/latest/dg/pipelines-quality-clarify-baseline-lifecycle.html).
 
 Every job runs the SageMaker scikit-learn image with the scripts in
 :mod:`mlops_kit.pipelines.steps`, inside the given VPC subnets with network isolation,
@@ -43,6 +54,9 @@ STEP_EVALUATE = "Evaluate"
 STEP_CHECK = "CheckQuality"
 STEP_REGISTER = "RegisterModel"
 STEP_FAIL = "QualityGateFailed"
+STEP_BASELINE = "DataQualityBaseline"
+# Where a run's baseline goes, under the run's own folder.
+BASELINE_FOLDER = "baseline"
 
 PARAM_INPUT_DATA = "InputDataUri"
 PARAM_PROCESSING_INSTANCE = "ProcessingInstanceType"
@@ -86,6 +100,7 @@ def build_tabular_training_definition(
     security_group_ids: Sequence[str] = (),
     enable_network_isolation: bool = True,
     cache_expire_after: str = "P30D",
+    monitor_image_uri: str | None = None,
 ) -> str:
     """Return the pipeline definition JSON of the tabular training template.
 
@@ -97,7 +112,8 @@ def build_tabular_training_definition(
     execution with the ``InputDataUri`` parameter, as can both instance types.
     Managed spot training (``use_spot``) waits up to ``max_wait_seconds`` (default twice
     ``max_runtime_seconds``) for capacity. Without ``subnet_ids`` the jobs run outside
-    any VPC; network isolation still applies.
+    any VPC; network isolation still applies. With ``monitor_image_uri`` (the Model Monitor
+    analyzer image of the region) the run computes a data-quality baseline and registers it.
     """
     check.pipeline_name(pipeline_name)
     check.arn("role_arn", role_arn, "iam")
@@ -118,6 +134,8 @@ def build_tabular_training_definition(
     max_wait = _check_max_wait(use_spot, max_runtime_seconds, max_wait_seconds)
     subnets, groups = check.network(subnet_ids, security_group_ids)
     check.duration("cache_expire_after", cache_expire_after)
+    if monitor_image_uri is not None:
+        check.non_empty("monitor_image_uri", monitor_image_uri)
 
     vault = TokenVault()
     role = vault.protect_role(role_arn)
@@ -127,6 +145,7 @@ def build_tabular_training_definition(
         vault.protect(pipeline_name),
     )
     image, kms = vault.protect(sklearn_image_uri), vault.protect(kms_key_arn)
+    monitor_image = vault.protect(monitor_image_uri) if monitor_image_uri else ""
     group = vault.protect(model_package_group_name)
     code = {key: vault.protect(uri) for key, uri in scripts.items()}
     subnets = [vault.protect(subnet) for subnet in subnets]
@@ -163,6 +182,7 @@ def build_tabular_training_definition(
                 security_groups=groups,
                 isolate=enable_network_isolation,
                 cache_expire_after=cache_expire_after,
+                monitor_image=monitor_image,
             )
         )
     return vault.restore(definition)

@@ -24,11 +24,13 @@ from constructs import Construct
 
 from mlops_kit.config import KitConfig, ProjectConfig
 from mlops_kit.config.delivery import DeliveryEnvironment
+from mlops_kit.config.project import MODEL_QUALITY_METRICS
 from mlops_kit.constructs.approvers import ProductionApprovers, approver_roles
 from mlops_kit.constructs.deployment_steps import ProductionSettings, StagingSettings
 from mlops_kit.constructs.identity import SageMakerExecutionRole, boundary_name
-from mlops_kit.constructs.model_deployment import ModelDeployment
+from mlops_kit.constructs.model_deployment import ModelDeployment, model_monitor_image_by_region
 from mlops_kit.constructs.model_registry import ModelPackageGroup, approval_event_pattern
+from mlops_kit.constructs.monitoring_alarms import ModelQualitySettings
 from mlops_kit.constructs.project_build import (
     ProjectBuildPipeline,
     ProjectSource,
@@ -81,6 +83,21 @@ def deploy_placement(scope: Construct, config: KitConfig) -> DeployPlacement:
         return DeployPlacement(forward_to=later)
     stages = "production" if current.is_production else "staging"
     return DeployPlacement(stages=stages, package_account=training.account, package_region=training.region)
+
+
+def _model_quality(project: ProjectConfig) -> ModelQualitySettings | None:
+    quality = project.monitoring.model_quality
+    if quality is None:
+        return None
+    sides = MODEL_QUALITY_METRICS[quality.problem_type]
+    return ModelQualitySettings(
+        ground_truth_s3_uri=quality.ground_truth_s3_uri,
+        problem_type=quality.problem_type,
+        inference_attribute=quality.inference_attribute,
+        probability_attribute=quality.probability_attribute,
+        probability_threshold=quality.probability_threshold,
+        thresholds={name: (bound, sides[name]) for name, bound in quality.thresholds.items()},
+    )
 
 
 # Where a project's seed code zip goes when the kit's source is S3 (closed networks).
@@ -211,6 +228,7 @@ class ProjectStack(Stack):
                 "inference_instance_types": [project.deploy.production.instance_type],
                 "transform_instance_types": [settings.transform_instance_type],
                 "use_spot": settings.use_spot,
+                "monitor_image_uri": regional_value(self, "MonitorImages", model_monitor_image_by_region()),
             }
         else:
             arguments |= {"data_prefix": "batch", "instance_type": settings.transform_instance_type}
@@ -275,6 +293,9 @@ class ProjectStack(Stack):
                     rollout=production.rollout,
                     monitoring=project.monitoring.enabled,
                     monitoring_schedule=project.monitoring.schedule,
+                    drift_features=tuple(project.monitoring.drift_features),
+                    drift_threshold=project.monitoring.drift_threshold,
+                    model_quality=_model_quality(project),
                 ),
                 log_retention=retention(config.audit.log_retention_days),
                 stages=placement.stages,
@@ -301,8 +322,16 @@ class ProjectStack(Stack):
                 )
 
         # -- insight: dashboard and budget -----------------------------------------------------
+        monitored = self.deployment is not None and self.deployment.approval_topic is not None and project.monitoring.enabled
         self.dashboard = ProjectDashboard(
-            self, "Dashboard", dashboard_name=self.base_name, pipeline_name=pipeline_name, endpoint_names=endpoints
+            self,
+            "Dashboard",
+            dashboard_name=self.base_name,
+            pipeline_name=pipeline_name,
+            endpoint_names=endpoints,
+            monitored_endpoint=self.deployment.production_endpoint_name if monitored and self.deployment is not None else None,
+            model_quality=project.monitoring.model_quality is not None,
+            alarms=self.deployment.monitoring_alarms if self.deployment is not None else (),
         )
         self.team_role.add_to_principal_policy(
             iam.PolicyStatement(
@@ -311,14 +340,17 @@ class ProjectStack(Stack):
                 resources=[self.format_arn(service="cloudwatch", region="", resource="dashboard", resource_name=self.base_name)],
             )
         )
+        alert_topic = self.deployment.alarm_topic if self.deployment is not None else None
         ProjectBudget(
             self,
             "Budget",
             project_name=project.name,
             budget_name=self.base_name,
             monthly_limit_usd=project.budget.monthly_limit_usd,
-            alert_emails=sorted({*project.budget.alert_emails, *project.notify_emails}),
+            # notify_emails hear the budget through the notification topic when there is one.
+            alert_emails=sorted({*project.budget.alert_emails, *([] if alert_topic is not None else project.notify_emails)}),
             alert_at_percent=project.budget.alert_at_percent,
+            alert_topic=alert_topic,
         )
 
         # -- cost allocation: project, owner, tier on everything --------------------------------
@@ -497,9 +529,12 @@ class ProjectStack(Stack):
         # AWS documents network isolation for monitoring jobs as an option but not whether the
         # built-in analyzer image runs under it; rather than a monitor that may fail only on AWS,
         # it runs in the VPC (private subnets, endpoints) with KMS on volume and output.
+        findings = ["CreateDataQualityMonitoring/MonitoringJobDefinition/NetworkConfig/EnableNetworkIsolation"]
+        if deployment.monitors_model_quality:
+            findings.append("CreateModelQualityJobDefinition/NetworkConfig/EnableNetworkIsolation")
         suppress(
             deployment.state_machine, "KitSageMaker-MonitoringSecurity",
-            "The data-quality monitor runs in the VPC's private subnets with KMS on volume and output; AWS does not "
-            "document that the built-in analyzer image works under network isolation, so it is left off",
-            applies_to=["CreateDataQualityMonitoring/MonitoringJobDefinition/NetworkConfig/EnableNetworkIsolation"],
+            "The data- and model-quality monitors run in the VPC's private subnets with KMS on volume and output; AWS "
+            "does not document that the built-in analyzer image works under network isolation, so it is left off",
+            applies_to=findings,
         )

@@ -138,8 +138,8 @@ def test_the_three_columns_are_sensible(run: Run) -> None:
     assert project.column(SERVICE_API) == {
         "AWS::SageMaker::ModelPackageGroup": 1,
         "AWS::SageMaker::Pipeline": 1,
-        "AWS::SNS::TopicPolicy": 2,  # approval topic and rollback-alarm topic, both TLS-only
-        "AWS::CloudWatch::Alarm": 2,
+        "AWS::SNS::TopicPolicy": 2,  # approval topic and alarm topic, both TLS-only
+        "AWS::CloudWatch::Alarm": 3,  # two rollback alarms and the drift alarm of drift_features
         "AWS::Budgets::Budget": 1,
         # Through the Step Functions API: moto's CloudFormation puts it where nothing executes.
         "AWS::StepFunctions::StateMachine": 1,
@@ -177,6 +177,10 @@ def test_end_to_end_flow_passes(run: Run) -> None:
     ):
         assert any(f"✓ {expected}" in line for line in steps), expected
     assert any(line.startswith("VERDICT: ok") and "accuracy" in line for line in run.lines)
+    # The analyzer does not run locally: the package still names its baseline, the demo places the
+    # fixture there, and production monitoring is scheduled against it.
+    assert any("run the pipeline" in line and "fixture files placed there" in line for line in steps), steps
+    assert any("monitoring Scheduled against the package's baseline" in line for line in steps), steps
 
 
 def test_teardown_leaves_none_of_the_flows_resources(run: Run) -> None:

@@ -42,11 +42,20 @@ def env(flow_assembly: Path, aws: EmbeddedAws) -> dict[str, Any]:
     return {"machine": machines[0], "inbox": inbox, "probe": probe}
 
 
-def _register(aws: EmbeddedAws, artifact: str) -> str:
+def _baseline(artifact: str) -> dict[str, Any]:
+    """Where the pipeline's DataQualityBaseline step writes a run's files (tabular_training)."""
+    return {
+        kind: {"ContentType": "application/json", "S3Uri": f"s3://artifacts/{artifact}/baseline/{kind.lower()}.json"}
+        for kind in ("Statistics", "Constraints")
+    }
+
+
+def _register(aws: EmbeddedAws, artifact: str, *, baseline: bool = True) -> str:
     return str(
         aws.client("sagemaker").create_model_package(
             ModelPackageGroupName=GROUP,
             ModelApprovalStatus="PendingManualApproval",
+            **({"DriftCheckBaselines": {"ModelDataQuality": _baseline(artifact)}} if baseline else {}),
             InferenceSpecification={
                 "Containers": [{"Image": IMAGE, "ModelDataUrl": f"s3://artifacts/{artifact}/model.tar.gz"}],
                 "SupportedContentTypes": ["text/csv"],
@@ -110,19 +119,35 @@ def test_approval_starts_the_flow_and_it_deploys_staging_then_production(aws: Em
     schedules = aws.client("sagemaker").list_monitoring_schedules(EndpointName=PRODUCTION)["MonitoringScheduleSummaries"]
     assert [s["MonitoringScheduleName"] for s in schedules] == [f"{PRODUCTION}-data-quality"]
     assert "CreateStagingEndpoint" in run.states and "CreateProductionEndpoint" in run.states
+    assert {"DescribeApprovedPackage", "CreateDataQualityMonitoring"} <= set(run.states)
+
+
+def test_the_schedule_monitors_against_the_approved_packages_baseline(aws: EmbeddedAws, env: dict[str, Any]) -> None:
+    """Read back through DescribeMonitoringSchedule: the flow passed v1's own BaselineConfig."""
+    schedule = aws.client("sagemaker").describe_monitoring_schedule(MonitoringScheduleName=f"{PRODUCTION}-data-quality")
+    job = schedule["MonitoringScheduleConfig"]["MonitoringJobDefinition"]
+    assert job["BaselineConfig"] == {
+        "ConstraintsResource": {"S3Uri": "s3://artifacts/v1/baseline/constraints.json"},
+        "StatisticsResource": {"S3Uri": "s3://artifacts/v1/baseline/statistics.json"},
+    }
+    assert job["MonitoringInputs"][0]["EndpointInput"]["EndpointName"] == PRODUCTION
 
 
 def test_second_version_takes_the_update_path(aws: EmbeddedAws, env: dict[str, Any]) -> None:
     env["v2"] = package = _register(aws, "v2")
     _execution, run, _request = _deploy_version(aws, env, package)
     assert run.status == "SUCCEEDED", (run.last_state, run.error, run.cause)
-    assert {"UpdateStagingEndpoint", "UpdateProductionEndpoint", "MonitoringAlreadyScheduled"} <= set(run.states)
+    assert {"UpdateStagingEndpoint", "UpdateProductionEndpoint", "UpdateDataQualityMonitoring"} <= set(run.states)
     assert not {"CreateStagingEndpoint", "CreateProductionEndpoint"} & set(run.states)
     for name in (STAGING, PRODUCTION):
         before, after = env[f"{name}-v1"], flow.endpoint(aws.client, name)
         assert (after["arn"], after["created"]) == (before["arn"], before["created"])  # updated, not re-created
         assert (after["status"], after["config"]) == ("InService", f"{name}-v2")
         env[f"{name}-v2"] = after
+    # Each approved version carries its own baseline: the schedule now checks against v2's.
+    schedule = aws.client("sagemaker").describe_monitoring_schedule(MonitoringScheduleName=f"{PRODUCTION}-data-quality")
+    baseline = schedule["MonitoringScheduleConfig"]["MonitoringJobDefinition"]["BaselineConfig"]
+    assert baseline["StatisticsResource"]["S3Uri"] == "s3://artifacts/v2/baseline/statistics.json"
 
 
 def test_a_duplicate_approval_event_deploys_nothing(aws: EmbeddedAws, env: dict[str, Any]) -> None:

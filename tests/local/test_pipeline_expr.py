@@ -256,9 +256,9 @@ def test_a_step_that_cannot_run_is_not_run_and_so_are_its_dependants(tmp_path: A
             {
                 "Name": "Gate",
                 "Type": "Condition",
-                "DependsOn": ["Check"],
+                # It reads the check's result: it needs the check, not only its order.
                 "Arguments": {
-                    "Conditions": [{"Type": "Equals", "LeftValue": 1, "RightValue": 1}],
+                    "Conditions": [{"Type": "Equals", "LeftValue": {"Get": "Steps.Check.CalculatedBaselineStatistics"}, "RightValue": 1}],
                     "IfSteps": [{"Name": "Stop", "Type": "Fail", "Arguments": {"ErrorMessage": "no"}}],
                     "ElseSteps": [],
                 },
@@ -275,6 +275,31 @@ def test_a_step_that_cannot_run_is_not_run_and_so_are_its_dependants(tmp_path: A
     assert run.step("Gate").detail == "needs Check, which did not run"
     assert run.status == "Incomplete" and not run.ok
     assert verdict(run).endswith("not run: Check, Gate, Stop")
+    assert not run.ok_but_checks
+
+
+def test_a_step_ordered_after_a_check_it_does_not_read_still_runs(tmp_path: Any) -> None:
+    """DependsOn alone is ordering (the tabular template's RegisterModel after its baseline)."""
+    definition = {
+        "Version": "2020-12-01",
+        "Parameters": [],
+        "Steps": [
+            {"Name": "Check", "Type": "QualityCheck", "Arguments": {}},
+            {
+                "Name": "Gate",
+                "Type": "Condition",
+                "DependsOn": ["Check"],
+                "Arguments": {
+                    "Conditions": [{"Type": "Equals", "LeftValue": 1, "RightValue": 1}],
+                    "IfSteps": [],
+                    "ElseSteps": [{"Name": "Stop", "Type": "Fail", "Arguments": {"ErrorMessage": "no"}}],
+                },
+            },
+        ],
+    }
+    run = _run_definition(definition, tmp_path)
+    assert [(s.name, s.status) for s in run.steps] == [("Check", "NotRun"), ("Gate", "Succeeded"), ("Stop", "Skipped")]
+    assert run.status == "Incomplete" and not run.ok and run.ok_but_checks and run.checks_not_run == ["Check"]
 
 
 def test_a_fail_step_fails_the_run_with_its_message_and_stops_it(tmp_path: Any) -> None:

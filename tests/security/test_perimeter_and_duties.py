@@ -130,16 +130,21 @@ def test_approval_and_alarm_topics_and_the_budget_reach_the_configured_address(t
     assert len(rollback) == 2
     for alarm in rollback:
         assert "AlarmTopic" in json.dumps(alarm["Properties"]["AlarmActions"])
+    # The budget notifies the same topic (which the address is subscribed to), actual and forecasted.
     budget = next(iter(resources(fraud, "AWS::Budgets::Budget").values()))
-    addresses = [s["Address"] for n in budget["Properties"]["NotificationsWithSubscribers"] for s in n["Subscribers"]]
-    assert addresses == [FRAUD_EMAIL, FRAUD_EMAIL]  # actual and forecasted
+    subscribers = [s for n in budget["Properties"]["NotificationsWithSubscribers"] for s in n["Subscribers"]]
+    assert [s["SubscriptionType"] for s in subscribers] == ["SNS", "SNS"]
+    assert all("AlarmTopic" in json.dumps(s["Address"]) for s in subscribers)
+    topic_policy = next(p for p in resources(fraud, "AWS::SNS::TopicPolicy").values() if "AlarmTopic" in json.dumps(p["Properties"]["Topics"]))
+    publish = next(s for s in topic_policy["Properties"]["PolicyDocument"]["Statement"] if s.get("Sid") == "BudgetsPublish")
+    assert publish["Principal"] == {"Service": "budgets.amazonaws.com"} and "aws:SourceAccount" in publish["Condition"]["StringEquals"]
 
 
 def test_alarms_may_publish_to_topics_encrypted_with_the_data_key(templates: dict[str, dict[str, Any]]) -> None:
     keys = resources(templates["Backbone"], "AWS::KMS::Key")
     data_key = next(k for lid, k in keys.items() if "DataKey" in lid)
     statement = next(s for s in data_key["Properties"]["KeyPolicy"]["Statement"] if s.get("Sid") == "CloudWatchAlarmsOfThisAccountNotify")
-    assert statement["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    assert sorted(statement["Principal"]["Service"]) == ["budgets.amazonaws.com", "cloudwatch.amazonaws.com"]
 
 
 def test_people_use_the_data_key_only_through_s3_and_sagemaker(templates: dict[str, dict[str, Any]]) -> None:

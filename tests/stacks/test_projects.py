@@ -22,6 +22,12 @@ from tests.conftest import ROOT, feature_flags, joined, nag_problems
 PROJECTS = {"churn": "tabular-training", "fraud": "tabular-training", "scoring": "batch-inference"}
 OWNER = "arn:aws:iam::111122223333:role/ChurnTeam"
 FRAUD_REPOSITORY = "fraud-team/fraud-models"
+FRAUD_MODEL_QUALITY = """  drift_features: [amount, merchant]
+  model_quality:
+    ground_truth_s3_uri: s3://fraud-labels/ground-truth/
+    problem_type: BinaryClassification
+    thresholds: {auc: 0.8, recall: 0.6}
+"""
 CONNECTION = "arn:aws:codeconnections:eu-west-1:111122223333:connection/1b2c3d4e-5f60-4a7b-8c9d-0e1f2a3b4c5d"
 
 # Actions that AWS authorises only on "*" (no resource-level permissions).
@@ -52,6 +58,10 @@ def platform_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     # gives it a build pipeline (the others have nothing to watch).
     fraud = folder / "projects" / "fraud.yaml"
     fraud.write_text(fraud.read_text().replace("  # repository: my-org/fraud", f"  repository: {FRAUD_REPOSITORY}\n  connection_arn: {CONNECTION}"))
+    # fraud also watches model quality against ground truth (the nag pack and the alarms see it).
+    text = fraud.read_text()
+    assert "  schedule: daily             # hourly | daily\n" in text
+    fraud.write_text(text.replace("  schedule: daily             # hourly | daily\n", "  schedule: daily\n" + FRAUD_MODEL_QUALITY, 1))
     return folder
 
 
@@ -150,7 +160,42 @@ def test_pipeline_definition_is_json_with_every_token_resolved(app: cdk.App) -> 
     assert "${Token[" not in json.dumps(body)
     definition = json.loads(text)
     names = [step["Name"] for step in definition["Steps"]]
-    assert names[:3] == ["Preprocess", "Train", "Evaluate"]
+    assert names[:4] == ["Preprocess", "DataQualityBaseline", "Train", "Evaluate"]
+
+
+def test_the_synthesized_pipeline_registers_packages_with_their_baseline(app: cdk.App) -> None:
+    template = Template.from_stack(project_stack(app, "churn"))
+    pipeline = next(iter(template.find_resources("AWS::SageMaker::Pipeline").values()))
+    parts = pipeline["Properties"]["PipelineDefinition"]["PipelineDefinitionBody"]["Fn::Join"][1]
+    # The analyzer image comes from the stack's per-region mapping, like the scikit-learn image.
+    images = [part for part in parts if isinstance(part, dict) and "Fn::FindInMap" in part]
+    assert any(part["Fn::FindInMap"][0] == "MonitorImages" for part in images)
+    definition = json.loads("".join(part if isinstance(part, str) else "RESOLVED" for part in parts))
+    baseline = next(step for step in definition["Steps"] if step["Name"] == "DataQualityBaseline")
+    assert baseline["Type"] == "QualityCheck" and baseline["CheckType"] == "DATA_QUALITY"
+    gate = next(step for step in definition["Steps"] if step["Type"] == "Condition")
+    register = next(step for step in gate["Arguments"]["IfSteps"] if step["Type"] == "RegisterModel")
+    assert "DataQualityBaseline" in register["DependsOn"]
+    files = register["Arguments"]["DriftCheckBaselines"]["ModelDataQuality"]
+    assert files == register["Arguments"]["ModelMetrics"]["ModelDataQuality"]
+    assert [files[k]["S3Uri"]["Std:Join"]["Values"][-1] for k in ("Statistics", "Constraints")] == ["statistics.json", "constraints.json"]
+
+
+def test_model_quality_monitoring_appears_when_configured_and_its_alarms_notify(app: cdk.App) -> None:
+    fraud, churn = (Template.from_stack(project_stack(app, name)) for name in ("fraud", "churn"))
+    (machine,) = fraud.find_resources("AWS::StepFunctions::StateMachine").values()
+    text = json.dumps(machine["Properties"]["DefinitionString"])
+    assert "createModelQualityJobDefinition" in text and "s3://fraud-labels/ground-truth/" in text and '\\"ModelQuality\\"' in text
+    (plain,) = churn.find_resources("AWS::StepFunctions::StateMachine").values()
+    assert "createModelQualityJobDefinition" not in json.dumps(plain["Properties"]["DefinitionString"])
+    alarms = {a["Properties"]["AlarmDescription"]: a["Properties"] for a in fraud.find_resources("AWS::CloudWatch::Alarm").values()}
+    quality = {d: a for d, a in alarms.items() if "model-quality" in d}
+    assert sorted(a["MetricName"] for a in quality.values()) == ["auc", "recall"]
+    for alarm in quality.values():
+        assert alarm["Namespace"] == "aws/sagemaker/Endpoints/model-metrics" and alarm["ComparisonOperator"] == "LessThanThreshold"
+        assert {d["Name"] for d in alarm["Dimensions"]} == {"Endpoint", "MonitoringSchedule"}
+    for description, alarm in alarms.items():
+        assert "AlarmTopic" in json.dumps(alarm["AlarmActions"]), description
 
 
 def test_deploy_flow_starts_on_approved_packages_of_its_own_group_only(app: cdk.App) -> None:
