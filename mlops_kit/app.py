@@ -39,8 +39,15 @@ def build_app(
 
 
 def main() -> int:
-    """Entry point of ``app.py`` (the CDK CLI runs it): config errors exit 2 without a traceback."""
+    """Entry point of ``app.py`` (the CDK CLI runs it): config errors exit 2 without a traceback.
+
+    The CDK CLI's synth (``mlops-kit synth``, the delivery pipeline's Synth step) also runs
+    Control Tower's proactive controls over every template (``mlops_kit.guard``).
+    """
+    from mlops_kit.guard import control_tower_validator
+
     app = cdk.App()
+    cdk.Validations.of(app).add_plugins(control_tower_validator())
     config_path = Path(str(app.node.try_get_context("config") or "kit.yaml"))
     try:
         config = load_config(config_path)
