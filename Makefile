@@ -3,6 +3,8 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 VENV   := .venv
+# checkov pins boto3/botocore/packaging older than the kit's: it gets a venv of its own.
+CHECKOV_VENV := .venv-checkov
 PYTHON ?= python3
 BIN    := $(VENV)/bin
 KIT    := $(BIN)/mlops-kit
@@ -19,7 +21,7 @@ export AWS_EC2_METADATA_DISABLED := true
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
 
-setup: .setup-stamp  ## create .venv and install the Python and npm dependencies
+setup: .setup-stamp $(CHECKOV_VENV)/.stamp  ## create .venv (and .venv-checkov) and install the Python and npm dependencies
 
 .setup-stamp: pyproject.toml package.json package-lock.json
 	@command -v node >/dev/null || { echo "error: Node.js 20 or newer is needed for the CDK CLI (https://nodejs.org)"; exit 1; }
@@ -27,6 +29,12 @@ setup: .setup-stamp  ## create .venv and install the Python and npm dependencies
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
 	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+$(CHECKOV_VENV)/.stamp: requirements-checkov.txt
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet --upgrade pip
+	$(CHECKOV_VENV)/bin/pip install --quiet -r requirements-checkov.txt
 	@touch $@
 
 demo: setup  ## synthesize the platform from kit.yaml, check it, deploy it to an embedded AWS and run the end-to-end flow
@@ -49,5 +57,5 @@ lint: setup  ## ruff and mypy over the package
 bench: setup  ## synth time and memory of the default app (benchmarks/README.md)
 	$(BIN)/python benchmarks/synth.py
 
-clean:  ## remove generated files (not the venv)
+clean:  ## remove generated files (not the venvs)
 	rm -rf cdk.out .cdk.out.* .pytest_cache
