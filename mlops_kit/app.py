@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import cast
 
 import aws_cdk as cdk
 
@@ -47,7 +48,9 @@ def main() -> int:
     from mlops_kit.guard import control_tower_validator
 
     app = cdk.App()
-    cdk.Validations.of(app).add_plugins(control_tower_validator())
+    # The plugin implements the beta1 interface, which add_plugins accepts at run time (same
+    # members; the jsii types differ only by name). The AppProps route prints a deprecation.
+    cdk.Validations.of(app).add_plugins(cast("cdk.IPolicyValidationPlugin", control_tower_validator()))
     config_path = Path(str(app.node.try_get_context("config") or "kit.yaml"))
     try:
         config = load_config(config_path)
