@@ -3,6 +3,8 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 VENV   := .venv
+# checkov pins boto3/botocore/packaging older than the kit's: it gets a venv of its own.
+CHECKOV_VENV := .venv-checkov
 PYTHON ?= python3
 BIN    := $(VENV)/bin
 KIT    := $(BIN)/mlops-kit
@@ -19,7 +21,7 @@ export AWS_EC2_METADATA_DISABLED := true
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
 
-setup: .setup-stamp  ## create .venv and install the Python and npm dependencies
+setup: .setup-stamp $(CHECKOV_VENV)/.stamp  ## create .venv (and .venv-checkov) and install the Python and npm dependencies
 
 .setup-stamp: pyproject.toml package.json package-lock.json
 	@command -v node >/dev/null || { echo "error: Node.js 20 or newer is needed for the CDK CLI (https://nodejs.org)"; exit 1; }
@@ -33,6 +35,13 @@ setup: .setup-stamp  ## create .venv and install the Python and npm dependencies
 	@echo "setup 4/4: the CDK CLI from npm (about 30 s)"
 	@npm ci --no-audit --no-fund --loglevel=error
 	@echo "setup: done"
+	@touch $@
+
+$(CHECKOV_VENV)/.stamp: requirements-checkov.txt
+	@echo "setup: checkov in its own $(CHECKOV_VENV)/ (it pins an older boto3; about 2 min)"
+	@$(PYTHON) -m venv $(CHECKOV_VENV)
+	@$(CHECKOV_VENV)/bin/pip install --quiet --upgrade pip
+	@$(CHECKOV_VENV)/bin/pip install --quiet -r requirements-checkov.txt
 	@touch $@
 
 demo: setup  ## synthesize the platform from kit.yaml, check it, deploy it to an embedded AWS, run the end-to-end flow, write the report
@@ -62,5 +71,5 @@ bench: setup  ## synth wall, CPU and tree memory at 1, 10 and 50 projects agains
 image-tables: setup  ## regenerate mlops_kit/pipelines/image_uris.json from the installed SageMaker SDK
 	$(BIN)/python -c 'from mlops_kit.pipelines.images import write_tables; write_tables()'
 
-clean:  ## remove generated files (not the venv)
+clean:  ## remove generated files (not the venvs)
 	rm -rf cdk.out .cdk.out.* .pytest_cache

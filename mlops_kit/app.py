@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import cast
 
 import aws_cdk as cdk
 
@@ -49,8 +50,17 @@ def build_app(
 
 
 def main() -> int:
-    """Entry point of ``app.py`` (the CDK CLI runs it): config errors exit 2 without a traceback."""
+    """Entry point of ``app.py`` (the CDK CLI runs it): config errors exit 2 without a traceback.
+
+    The CDK CLI's synth (``mlops-kit synth``, the delivery pipeline's Synth step) also runs
+    Control Tower's proactive controls over every template (``mlops_kit.guard``).
+    """
+    from mlops_kit.guard import control_tower_validator
+
     app = cdk.App()
+    # The plugin implements the beta1 interface, which add_plugins accepts at run time (same
+    # members; the jsii types differ only by name). The AppProps route prints a deprecation.
+    cdk.Validations.of(app).add_plugins(cast("cdk.IPolicyValidationPlugin", control_tower_validator()))
     config_path = Path(str(app.node.try_get_context("config") or "kit.yaml"))
     # `-c project=NAME`: a project-scoped synth reads kit.yaml and that one project file only.
     scoped = app.node.try_get_context("project")

@@ -12,13 +12,14 @@ from aws_cdk import aws_codepipeline as codepipeline
 from aws_cdk import aws_codestarnotifications as notifications
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct, IConstruct
 
 from mlops_kit.constructs.audit import Audit
-from mlops_kit.constructs.encryption import platform_key
+from mlops_kit.constructs.encryption import allow_cloudwatch_logs, platform_key
 from mlops_kit.constructs.storage import SecureBucket
 from mlops_kit.nag import apply_checks, suppress
 
@@ -163,7 +164,13 @@ class DeliveryPipeline(Construct):
         self.artifact_bucket = artifact_bucket
         self.pipeline_name = pipeline_name
         self.access_logs_expiration_days = access_logs_expiration_days
+        # Every build (synth, self-mutation, assets) logs to one log group encrypted with the
+        # artifact key and kept a year, instead of the unencrypted, never-expiring group CodeBuild
+        # creates per project (Control Tower CT.CODEBUILD.PR.3 wants the logging explicit).
+        allow_cloudwatch_logs(encryption_key)
+        self.build_logs = logs.LogGroup(self, "BuildLogs", encryption_key=encryption_key, retention=logs.RetentionDays.ONE_YEAR)
         self.build_defaults = pipelines.CodeBuildOptions(
+            logging=codebuild.LoggingOptions(cloud_watch=codebuild.CloudWatchLoggingOptions(log_group=self.build_logs)),
             build_environment=codebuild.BuildEnvironment(
                 build_image=codebuild.LinuxBuildImage.STANDARD_7_0,
                 compute_type=codebuild.ComputeType.SMALL,

@@ -1,4 +1,11 @@
-"""Customer-managed KMS keys: one for data, one for logs."""
+"""Customer-managed KMS keys: one for data, one for logs.
+
+Every key denies ``kms:CreateGrant`` unless the grant is for an AWS resource or the caller is
+an AWS service (``kms:GrantIsForAWSResource``, ``aws:PrincipalIsAWSService``,
+https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html#conditions-kms-grant-is-for-aws-resource):
+a grant outlives the policy that allowed it, so nobody may hand key use to a principal the
+key policy does not name. This is Control Tower's proactive control CT.KMS.PR.3.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +19,7 @@ from constructs import Construct
 
 def platform_key(scope: Construct, construct_id: str, *, description: str, alias: str) -> kms.Key:
     """The one place the kit's key defaults live: rotated yearly, 30-day deletion window, retained."""
-    return kms.Key(
+    key = kms.Key(
         scope,
         construct_id,
         description=description,
@@ -20,6 +27,35 @@ def platform_key(scope: Construct, construct_id: str, *, description: str, alias
         enable_key_rotation=True,
         pending_window=Duration.days(30),
         removal_policy=RemovalPolicy.RETAIN,
+    )
+    key.add_to_resource_policy(
+        iam.PolicyStatement(
+            sid="GrantsOnlyForAwsResources",
+            effect=iam.Effect.DENY,
+            principals=[iam.AnyPrincipal()],
+            actions=["kms:CreateGrant"],
+            resources=["*"],
+            conditions={"BoolIfExists": {"kms:GrantIsForAWSResource": "false", "aws:PrincipalIsAWSService": "false"}},
+        )
+    )
+    return key
+
+
+def allow_cloudwatch_logs(key: kms.IKey) -> None:
+    """CloudWatch Logs encrypts with ``key`` itself; limited to this account's log groups in this region.
+
+    https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html
+    """
+    key.add_to_resource_policy(
+        iam.PolicyStatement(
+            sid="AllowCloudWatchLogsOfThisAccount",
+            principals=[iam.ServicePrincipal(f"logs.{Aws.REGION}.amazonaws.com")],
+            actions=["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+            resources=["*"],
+            conditions={
+                "ArnLike": {"kms:EncryptionContext:aws:logs:arn": f"arn:{Aws.PARTITION}:logs:{Aws.REGION}:{Aws.ACCOUNT_ID}:*"}
+            },
+        )
     )
 
 
@@ -42,18 +78,7 @@ class PlatformKeys(Construct):
         self.logs_key = platform_key(
             self, "LogsKey", description=f"{prefix}: CloudWatch Logs of the platform", alias=f"alias/{prefix}/logs"
         )
-        # CloudWatch Logs encrypts with the key itself; limit it to this account's log groups.
-        self.logs_key.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="AllowCloudWatchLogsOfThisAccount",
-                principals=[iam.ServicePrincipal(f"logs.{Aws.REGION}.amazonaws.com")],
-                actions=["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
-                resources=["*"],
-                conditions={
-                    "ArnLike": {"kms:EncryptionContext:aws:logs:arn": f"arn:{Aws.PARTITION}:logs:{Aws.REGION}:{Aws.ACCOUNT_ID}:*"}
-                },
-            )
-        )
+        allow_cloudwatch_logs(self.logs_key)
 
     def allow_accounts_decrypt(
         self, key: kms.IKey, accounts: Sequence[str], sid: str, *, via_service: str | None = None

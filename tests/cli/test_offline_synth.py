@@ -8,24 +8,12 @@ stack dependency on the platform: ``cdk deploy Project-NAME`` deploys that stack
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from tests.conftest import ROOT
-
-THREE_ACCOUNTS = ROOT / "tests" / "configs" / "three-accounts" / "kit.yaml"
-
-
-def offline_env(home: Path) -> dict[str, str]:
-    env = {name: value for name, value in os.environ.items() if not name.startswith("AWS_") and not name.startswith("CDK_")}
-    env.update({"HOME": str(home), "PYTHONPATH": str(ROOT), "CDK_DISABLE_CLI_TELEMETRY": "true",
-                "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"})
-    return env
+from tests.conftest import ROOT, THREE_ACCOUNTS, offline_env
 
 
 def manifests(assembly: Path) -> dict[str, dict[str, Any]]:
@@ -51,19 +39,6 @@ def assert_projects_stand_alone(stacks: dict[str, dict[str, Any]]) -> None:
 def subnet_zones(template_file: Path) -> list[str]:
     template = json.loads(template_file.read_text())
     return sorted(r["Properties"]["AvailabilityZone"] for r in template["Resources"].values() if r["Type"] == "AWS::EC2::Subnet")
-
-
-@pytest.fixture(scope="module")
-def three_accounts(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """``npx cdk synth -c config=tests/configs/three-accounts/kit.yaml``, as the issue's user typed it."""
-    out = tmp_path_factory.mktemp("three-accounts")
-    result = subprocess.run(
-        [str(ROOT / "node_modules" / ".bin" / "cdk"), "synth", "--quiet", "-c", "config=tests/configs/three-accounts/kit.yaml", "-o", str(out / "cdk.out")],
-        cwd=ROOT, env=offline_env(out), capture_output=True, text=True, timeout=600, check=False,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert "Need to perform AWS calls" not in result.stderr
-    return out / "cdk.out"
 
 
 def test_three_accounts_synthesizes_without_credentials(three_accounts: Path) -> None:
