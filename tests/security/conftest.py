@@ -14,10 +14,9 @@ from typing import Any
 import aws_cdk as cdk
 import pytest
 
-from mlops_kit.app import build_app
 from mlops_kit.bootstrap import create_project
 from mlops_kit.config import KitConfig, load_config
-from tests.conftest import ROOT, feature_flags
+from tests.conftest import ROOT, synth_app
 
 FRAUD_APPROVER = "arn:aws:iam::111111111111:role/FraudRiskOfficer"
 FRAUD_EMAIL = "fraud-team@example.com"
@@ -45,10 +44,7 @@ def security_config(security_dir: Path) -> KitConfig:
 
 @pytest.fixture(scope="session")
 def security_app(security_config: KitConfig, security_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> cdk.App:
-    app = cdk.App(context=feature_flags(), outdir=str(tmp_path_factory.mktemp("security-out")))
-    build_app(security_config, app=app, projects_dir=security_dir / "projects")
-    app.synth()
-    return app
+    return synth_app(security_config, tmp_path_factory.mktemp("security-out"), projects_dir=security_dir / "projects")
 
 
 @pytest.fixture(scope="session")

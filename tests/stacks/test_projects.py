@@ -11,13 +11,12 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk.assertions import Match, Template
 
-from mlops_kit.app import build_app
 from mlops_kit.bootstrap import create_project
 from mlops_kit.config import KitConfig, load_config
 from mlops_kit.config.project import PROJECT_TEMPLATES
 from mlops_kit.pipelines import TEMPLATES
 from mlops_kit.stacks.project import ProjectStack
-from tests.conftest import ROOT, feature_flags, joined, nag_problems
+from tests.conftest import ROOT, joined, nag_problems, synth_app
 
 PROJECTS = {"churn": "tabular-training", "fraud": "tabular-training", "scoring": "batch-inference"}
 OWNER = "arn:aws:iam::111122223333:role/ChurnTeam"
@@ -72,10 +71,7 @@ def config(platform_dir: Path) -> KitConfig:
 
 @pytest.fixture(scope="module")
 def app(config: KitConfig, platform_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> cdk.App:
-    app = cdk.App(context=feature_flags(), outdir=str(tmp_path_factory.mktemp("three-projects-out")))
-    build_app(config, app=app, projects_dir=platform_dir / "projects")
-    app.synth()
-    return app
+    return synth_app(config, tmp_path_factory.mktemp("three-projects-out"), projects_dir=platform_dir / "projects")
 
 
 def project_stack(app: cdk.App, name: str) -> ProjectStack:
