@@ -216,7 +216,7 @@ class _Flow:
             for label, package in (("v1", facts["package"]), ("v2", None)):
                 if package is None:
                     with self.step("register v2 on changed data") as say:
-                        say(demo_flow.register_second_version(self.client, facts))
+                        say(demo_flow.register_second_version(self.aws, facts, self.progress))
                     package = facts.get("package_v2")
                     if package is None or self.failed():
                         break

@@ -1,5 +1,5 @@
 """The demo's model life: train and register (v1), approve, staging, approval by token, production,
-then a second version through the flow's update path and a duplicate approval event.
+then a second version trained on new data through the flow's update path, and a duplicate approval event.
 
 Split from ``demo`` (which owns the steps before and after: outputs, data, feature records,
 destroy, retained data). Each function is one numbered demo step's body: it returns the detail
@@ -27,8 +27,8 @@ class CheckFailed(Exception):
     """A check of the flow did not hold; the message says what was found."""
 
 
-def run_training(aws: Any, facts: dict[str, Any], progress: Callable[[str], None]) -> str:
-    """The project's pipeline, run by the local runner on the uploaded data: a real model and metric."""
+def _train(aws: Any, facts: dict[str, Any], input_uri: str, progress: Callable[[str], None]) -> tuple[Any, dict[str, Any], str]:
+    """The project's pipeline, run by the local runner on ``input_uri``: the run, its package and a summary."""
     # The one seam where training happens: ``pipeline_runner.run_pipeline`` (issue 11 item 1).
     from mlops_kit.local.pipeline_runner import run_pipeline
 
@@ -36,7 +36,7 @@ def run_training(aws: Any, facts: dict[str, Any], progress: Callable[[str], None
     run = run_pipeline(
         aws,
         facts["pipeline"],
-        parameters={"InputDataUri": facts["data_uri"].rsplit("/", 1)[0] + "/"},
+        parameters={"InputDataUri": input_uri},
         workdir=workdir,
         progress=lambda line: progress(f"          {line.strip()}"),
     )
@@ -55,13 +55,24 @@ def run_training(aws: Any, facts: dict[str, Any], progress: Callable[[str], None
         raise CheckFailed(f"the package's ModelDataUrl {model_url} is not a model.tar.gz with content ({size} bytes)")
     baseline = place_fixture_baseline(s3, package)
     metric = facts.get("metric_name", "accuracy")
-    facts.update(baseline=package.get("DriftCheckBaselines"), package=run.model_package_arn, model_url=model_url, metrics=dict(run.metrics), image=package["InferenceSpecification"]["Containers"][0]["Image"])
     value = run.metrics.get(metric)
-    return (
+    summary = (
         f"{len(run.steps)} steps {run.status} in {run.seconds:.1f} s; {metric} {value if value is not None else '?'} "
         f"({run.gate}); {run.model_package_arn.split('/', 1)[-1]} {package['ModelApprovalStatus']}, "
         f"model.tar.gz {size} bytes; {baseline}"
     )
+    return run, package, summary
+
+
+def run_training(aws: Any, facts: dict[str, Any], progress: Callable[[str], None]) -> str:
+    """v1: the project's pipeline on the uploaded data, a real model and metric."""
+    run, package, summary = _train(aws, facts, facts["data_uri"].rsplit("/", 1)[0] + "/", progress)
+    container = package["InferenceSpecification"]["Containers"][0]
+    facts.update(
+        baseline=package.get("DriftCheckBaselines"), package=run.model_package_arn, model_url=container["ModelDataUrl"],
+        metrics=dict(run.metrics), image=container["Image"],
+    )
+    return summary
 
 
 FIXTURE_BASELINE = {kind: Path(__file__).with_name(f"fixture_baseline_{kind.lower()}.json") for kind in ("Statistics", "Constraints")}
@@ -140,7 +151,9 @@ def approve_production(clients: Clients, facts: dict[str, Any], *, label: str) -
         raise CheckFailed(f"{len(targets)} scalable target(s), {len(schedules)} monitoring schedule(s) for {facts['production_endpoint']}")
     schedule = clients("sagemaker").describe_monitoring_schedule(MonitoringScheduleName=schedules[0]["MonitoringScheduleName"])
     baseline = schedule["MonitoringScheduleConfig"]["MonitoringJobDefinition"].get("BaselineConfig", {})
-    expected = (facts.get("baseline") or {}).get("ModelDataQuality", {})
+    # The approved version's own baseline: v2 was trained again and carries its own files.
+    approved = clients("sagemaker").describe_model_package(ModelPackageName=request.model_package)
+    expected = (approved.get("DriftCheckBaselines") or {}).get("ModelDataQuality", {})
     if baseline.get("StatisticsResource", {}).get("S3Uri") != expected.get("Statistics", {}).get("S3Uri"):
         raise CheckFailed(f"the monitoring schedule's BaselineConfig {baseline} is not the package's baseline {expected}")
     facts[f"production_{label}"] = production
@@ -152,29 +165,16 @@ def approve_production(clients: Clients, facts: dict[str, Any], *, label: str) -
     )
 
 
-def register_second_version(clients: Clients, facts: dict[str, Any]) -> str:
-    """v2 on changed data. The pipeline runs once per demo (the 120 s budget): v2 packages v1's
-    trained artifact with the changed data recorded in its metadata; its deployment is real."""
-    s3 = clients("s3")
+def register_second_version(aws: Any, facts: dict[str, Any], progress: Callable[[str], None]) -> str:
+    """v2: new data arrives under its own prefix and the pipeline runs again on it, registering a new package."""
     from mlops_kit.pipelines.steps.synthetic import generate
 
-    key = facts["data_key"].replace(".csv", "-v2.csv")
-    s3.put_object(Bucket=facts["bucket"], Key=key, Body=generate(seed=2).to_csv(index=False).encode())
-    package = clients("sagemaker").create_model_package(
-        ModelPackageGroupName=facts["group"],
-        ModelPackageDescription="mlops-kit demo v2: v1's trained model, registered again after new data arrived",
-        ModelApprovalStatus="PendingManualApproval",
-        CustomerMetadataProperties={"data": f"s3://{facts['bucket']}/{key}"},
-        # v1's artifact, so v1's baseline (the demo's fixture files) comes with it.
-        **({"DriftCheckBaselines": facts["baseline"]} if facts.get("baseline") else {}),
-        InferenceSpecification={
-            "Containers": [{"Image": facts["image"], "ModelDataUrl": facts["model_url"]}],
-            "SupportedContentTypes": ["text/csv"],
-            "SupportedResponseMIMETypes": ["text/csv"],
-        },
-    )["ModelPackageArn"]
-    facts["package_v2"] = package
-    return f"{package.split('/', 1)[-1]} PendingManualApproval (data s3://{facts['bucket']}/{key})"
+    key = facts["data_key"].replace("/raw/", "/raw-v2/")
+    aws.client("s3").put_object(Bucket=facts["bucket"], Key=key, Body=generate(seed=2).to_csv(index=False).encode())
+    run, _package, summary = _train(aws, facts, f"s3://{facts['bucket']}/{key.rsplit('/', 1)[0]}/", progress)
+    facts["package_v2"] = run.model_package_arn
+    facts["metrics_v2"] = dict(run.metrics)
+    return f"trained on s3://{facts['bucket']}/{key}: {summary}"
 
 
 def update_path(facts: dict[str, Any]) -> str:
