@@ -98,7 +98,7 @@ def test_pipeline_steps_come_from_the_template_with_condition_branches(assembly:
     (body,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::SageMaker::Pipeline"]
     assert pipeline.name == body["Properties"]["PipelineName"]
     steps = {step.name: step for step in pipeline.steps}
-    assert [s.name for s in pipeline.steps if not s.branch] == ["Preprocess", "Train", "Evaluate", "CheckQuality"]
+    assert [s.name for s in pipeline.steps if not s.branch] == ["Preprocess", "DataQualityBaseline", "Train", "Evaluate", "CheckQuality"]
     assert steps["RegisterModel"].branch == "if CheckQuality"
     assert steps["QualityGateFailed"].kind == "Fail" and steps["QualityGateFailed"].branch == "else CheckQuality"
     assert "Train" in steps["Evaluate"].after

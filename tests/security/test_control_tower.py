@@ -75,7 +75,7 @@ def test_the_cli_synth_runs_the_plugin(monkeypatch: pytest.MonkeyPatch) -> None:
 
     So the three-account CLI synth of ``tests/conftest.py``, which must succeed, passed the controls.
     """
-    def bare_bucket(config: object, *, app: cdk.App, projects_dir: object) -> cdk.App:
+    def bare_bucket(config: object, *, app: cdk.App, projects_dir: object, project: object = None) -> cdk.App:
         s3.CfnBucket(cdk.Stack(app, "Bare"), "Bucket")
         return app
 
